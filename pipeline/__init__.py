@@ -1,0 +1,1 @@
+"""actas-ocr pipeline: scan -> registered form -> boxes -> digits -> counts -> checks."""

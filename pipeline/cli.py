@@ -1,0 +1,126 @@
+"""`actas`: read scanned actas, score them against a truth file, list the form templates.
+
+Exit status: 0 when every file was read, 1 when some file could not be (each named on stderr with
+its reason; the others are still processed), 2 for a usage or set-up error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from pipeline.image_io import ImageError
+from pipeline.registration import NotAForm
+
+READ_ERRORS = (ImageError, NotAForm, OSError)
+
+
+def _reader(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from pipeline.reader import ActaReader
+
+    return ActaReader.from_paths(args.model, args.templates_dir, prefer_gpu=not args.cpu)
+
+
+def cmd_read(args: argparse.Namespace) -> int:
+    from pipeline.overlay import draw_overlay, encode_png
+
+    reader = _reader(args)
+    failed = 0
+    overlay_dir = args.overlay if args.overlay and (len(args.files) > 1 or args.overlay.is_dir()) else None
+    for path in args.files:
+        try:
+            reading, scan = reader.read_with_scan(path.read_bytes(), args.template)
+        except READ_ERRORS as exc:
+            print(f"actas read: {path}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        print(reading.model_dump_json(), flush=True)
+        if args.overlay:
+            target = overlay_dir / f"{path.stem}.overlay.png" if overlay_dir else args.overlay
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(".tmp")
+            tmp.write_bytes(encode_png(draw_overlay(scan, reading)))
+            tmp.replace(target)
+    return 1 if failed else 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from pipeline.evaluation import EvalReport, load_truth
+
+    truth = load_truth(args.directory)
+    reader = _reader(args)
+    report = EvalReport()
+    for name, expected in truth.actas.items():
+        path = args.directory / name
+        try:
+            reading = reader.read(path.read_bytes(), args.template)
+        except READ_ERRORS as exc:
+            print(f"actas eval: {path}: {exc}", file=sys.stderr)
+            report.fail(name, str(exc))
+            continue
+        report.add(name, expected, reading)
+    print(report.table())
+    print(report.summary())
+    return 1 if report.failed else 0
+
+
+def cmd_templates(args: argparse.Namespace) -> int:
+    from pipeline.templates import load_templates, templates_dir
+
+    templates = load_templates(args.templates_dir)
+    print(f"form templates in {args.templates_dir or templates_dir()}:")
+    for t in templates.values():
+        n = len(t.field_keys)
+        print(f"  {t.id:18s} {n:3d} fields, {len(t.rules)} rules, variants {', '.join(v.id for v in t.variants)}")
+        print(f"  {'':18s} {t.title}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="actas", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--model", type=Path, help="ONNX digit model (default: $ACTAS_MODEL_PATH or the shipped one)")
+    common.add_argument("--templates-dir", type=Path, help="form templates (default: $ACTAS_TEMPLATES_DIR or built-in)")
+    common.add_argument("--cpu", action="store_true", help="do not use a GPU even if onnxruntime has one")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("read", parents=[common], help="read scans, one JSON document per line")
+    r.add_argument("files", type=Path, nargs="+", help="JPEG, PNG or TIFF scans")
+    r.add_argument("--template", help="force this form template id")
+    r.add_argument("--overlay", type=Path, help="audit image: a PNG path, or a directory for several files")
+    r.set_defaults(func=cmd_read)
+    e = sub.add_parser("eval", parents=[common], help="score against DIR/truth.json")
+    e.add_argument("directory", type=Path)
+    e.add_argument("--template", help="force this form template id")
+    e.set_defaults(func=cmd_eval)
+    t = sub.add_parser("templates", parents=[common], help="list the form templates")
+    t.set_defaults(func=cmd_templates)
+    _register_service_commands(sub)
+    return p
+
+
+def _register_service_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`serve` and `keys` come from the service package (thin shell over this pipeline)."""
+    try:
+        from service.cli import register
+    except ImportError:  # service not installed: reading and evaluation still work
+        return
+    register(sub)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"actas {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # e.g. `actas read ... | head`: the reader went away, not an error of ours
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,65 @@
+"""From per-box class probabilities to field values, with the reasons a field needs a human look."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from pipeline.digit_input import BLANK, CLASSES
+from pipeline.schema import DigitReading, FieldReading, PixelBox, RuleCheck
+
+# A field is trusted when the probability that every one of its boxes is read right is at least this.
+FIELD_MIN_CONFIDENCE = 0.90
+
+
+@dataclass(frozen=True)
+class BoxEvidence:
+    probs: npt.NDArray[np.float32]  # calibrated, over CLASSES
+    ink: bool  # segmentation found a digit-like mark
+    box: PixelBox
+
+
+def read_digit(ev: BoxEvidence) -> DigitReading:
+    order = np.argsort(ev.probs)[::-1]
+    best = int(order[0])
+    alts = [(_char(int(i)), round(float(ev.probs[i]), 4)) for i in order[1:3]]
+    char = None if best == BLANK else CLASSES[best]
+    return DigitReading(char=char, confidence=round(float(ev.probs[best]), 4), box=ev.box, ink=ev.ink,
+                        alternatives=alts)
+
+
+def _char(i: int) -> str:
+    return "_" if i == BLANK else CLASSES[i]
+
+
+def read_field(section: str, key: str, label: str, boxes: list[BoxEvidence]) -> FieldReading:
+    digits = [read_digit(b) for b in boxes]
+    text = "".join(d.char or "_" for d in digits)
+    written = text.lstrip("_")
+    value = int(written.replace("_", "")) if written else None
+    confidence = float(np.prod([d.confidence for d in digits]))
+    reasons = []
+    if "_" in written:
+        reasons.append("blank box next to written digits")
+    if any(d.ink and d.char is None for d in digits):
+        reasons.append("ink in a box read as blank")
+    if confidence < FIELD_MIN_CONFIDENCE:
+        reasons.append(f"low confidence ({confidence:.2f})")
+    return FieldReading(section=section, key=key, label=label, value=value, text=text,
+                        confidence=round(confidence, 4), needs_review=bool(reasons), reasons=reasons, digits=digits)
+
+
+def flag_broken_rules(fields: list[FieldReading], checks: list[RuleCheck]) -> list[FieldReading]:
+    """Every field of a broken rule needs review: the sum cannot tell which box is wrong."""
+    broken: dict[str, list[str]] = {}
+    for c in checks:
+        if not c.ok:
+            for name in c.fields:
+                broken.setdefault(name, []).append(f"rule broken: {c.rule}")
+    out = []
+    for f in fields:
+        extra = broken.get(f"{f.section}.{f.key}", [])
+        out.append(f.model_copy(update={"reasons": f.reasons + extra, "needs_review": True}) if extra else f)
+    return out

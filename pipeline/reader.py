@@ -1,0 +1,121 @@
+"""The acta reader: image -> registered form -> boxes -> digits -> counts -> checks -> reading.
+
+Each stage is a plain function in its own module; this class only holds what is costly to build
+(the classifier session, the templates' reference features) and runs the stages in order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from pipeline.cells import GroupPatch, extract_group
+from pipeline.classifier import DigitClassifier
+from pipeline.decoding import BoxEvidence, flag_broken_rules, read_field
+from pipeline.image_io import DEFAULT_MAX_PIXELS, decode_image
+from pipeline.mesa_code import read_mesa_code
+from pipeline.registration import FormRegistrar, NotAForm, Registration
+from pipeline.rules import check_rules
+from pipeline.schema import ActaReading, PixelBox
+from pipeline.segmentation import segment_cell
+from pipeline.templates import Template, load_templates
+
+# Registration is verified by the boxes themselves: at least this share of a form's box groups must
+# show their printed border where the template puts them (a wrong form or warp finds almost none).
+MIN_BOXES_FOUND = 0.5
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "convnext_tiny.onnx"
+
+
+def default_model() -> Path:
+    return Path(os.environ.get("ACTAS_MODEL_PATH", DEFAULT_MODEL))
+
+
+class ActaReader:
+    def __init__(self, classifier: DigitClassifier, templates: dict[str, Template],
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+        self.classifier = classifier
+        self.templates = templates
+        self.registrar = FormRegistrar(templates)
+        self.max_pixels = max_pixels
+
+    @classmethod
+    def from_paths(cls, model: Path | None = None, templates_dir: Path | None = None,
+                   prefer_gpu: bool = True, threads: int = 0) -> ActaReader:
+        return cls(DigitClassifier(model or default_model(), prefer_gpu=prefer_gpu, threads=threads), load_templates(templates_dir))
+
+    def read(self, data: bytes, template: str | None = None) -> ActaReading:
+        """Read one scan's bytes. Raises an `ImageError` or `NotAForm` for unusable input."""
+        return self.read_with_scan(data, template)[0]
+
+    def read_with_scan(self, data: bytes, template: str | None = None) -> tuple[ActaReading, np.ndarray]:
+        """The reading and the decoded scan (for an overlay)."""
+        t = {"start": time.perf_counter()}
+        scan = decode_image(data, self.max_pixels)
+        t["decode"] = time.perf_counter()
+        reg = self.registrar.register(cv2.cvtColor(scan, cv2.COLOR_BGR2GRAY), only=template)
+        t["register"] = time.perf_counter()
+        return self._read_registered(scan, reg, hashlib.sha256(data).hexdigest(), t), scan
+
+    def _read_registered(self, scan: np.ndarray, reg: Registration, acta_id: str,
+                         t: dict[str, float]) -> ActaReading:
+        tpl, variant = reg.template, reg.variant
+        groups: dict[str, GroupPatch] = {}
+        canvases, evidence_at = [], []
+        for name, box in variant.boxes.items():
+            n = tpl.fields[name][1].digits
+            g = groups[name] = extract_group(scan, reg.scan_to_ref, box, n)
+            for rect in g.cells:
+                cell = segment_cell(g.image, rect)
+                canvases.append(cell.canvas)
+                evidence_at.append((name, cell.ink, _to_scan_box(g, rect)))
+        snapped = sum(g.snapped for g in groups.values()) / len(groups)
+        if snapped < MIN_BOXES_FOUND:
+            raise NotAForm(f"the boxes of {tpl.id}/{variant.id} are not where the form puts them "
+                           f"({snapped:.0%} of the groups found): not this form, or too distorted to read")
+        t["cells"] = time.perf_counter()
+        probs = self.classifier.predict(np.stack(canvases)).probs
+        t["classify"] = time.perf_counter()
+
+        by_field: dict[str, list[BoxEvidence]] = {name: [] for name in variant.boxes}
+        for (name, ink, pbox), p in zip(evidence_at, probs, strict=True):
+            by_field[name].append(BoxEvidence(p, ink, pbox))
+        fields = []
+        for name, boxes in by_field.items():
+            section, spec = tpl.fields[name]
+            fields.append(read_field(section.key, spec.key, spec.label, boxes))
+        values = {f"{f.section}.{f.key}": f.value for f in fields}
+        checks = check_rules(tpl, values)
+        fields = flag_broken_rules(fields, checks)
+        counts: dict[str, dict[str, int | None]] = {s.key: {} for s in tpl.sections}
+        for f in fields:
+            counts[f.section][f.key] = f.value
+        mesa = read_mesa_code(scan, reg.scan_to_ref, variant.mesa_code) if variant.mesa_code else None
+        t["end"] = time.perf_counter()
+        timings = {
+            "decode": t["decode"] - t["start"],
+            "register": t["register"] - t["decode"],
+            "cells": t["cells"] - t["register"],
+            "classify": t["classify"] - t["cells"],
+            "checks": t["end"] - t["classify"],
+            "total": t["end"] - t["start"],
+        }
+        return ActaReading(
+            acta_id=acta_id, template=tpl.id, variant=variant.id, template_score=reg.score, mesa_code=mesa,
+            counts=counts, fields=fields, checks=checks,
+            needs_review=any(f.needs_review for f in fields) or not all(c.ok for c in checks),
+            timings_ms={k: round(v * 1000, 1) for k, v in timings.items()},
+        )
+
+
+def _to_scan_box(g: GroupPatch, rect: tuple[int, int, int, int]) -> PixelBox:
+    x, y, w, h = rect
+    corners = np.array([[[x, y]], [[x + w, y]], [[x + w, y + h]], [[x, y + h]]], np.float64)
+    pts = cv2.perspectiveTransform(corners, g.to_scan).reshape(-1, 2)
+    x0, y0 = np.floor(pts.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(pts.max(axis=0)).astype(int)
+    return (int(x0), int(y0), int(x1 - x0), int(y1 - y0))

@@ -1,0 +1,156 @@
+"""Identify which form a scan is and register it to that form's reference frame.
+
+ORB keypoints of the scan (downscaled to WORK_WIDTH) are matched against each template variant's
+reference (keypoints taken outside the masked regions only), with Lowe's ratio test and a RANSAC
+homography. When ORB finds little (blurred, low-contrast or photographed scans), SIFT, slower but
+more tolerant, tries again. ORB is rotation invariant, so upside-down and rotated scans register too; the homography
+absorbs perspective (phone photos), scale (150-400 dpi) and cropped or padded margins. The variant
+with the most inliers wins; its inlier count, squashed to 0-1, is the template score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from pipeline.templates import Template, VariantSpec
+
+U8 = npt.NDArray[np.uint8]
+F64 = npt.NDArray[np.float64]
+
+WORK_WIDTH = 1000  # registration runs on a copy this wide; the homography is scaled back
+N_FEATURES = 4000
+RATIO = 0.75
+RANSAC_PX = 6.0  # reprojection threshold, reference-frame pixels
+MIN_INLIERS = 40  # fewer: not this form (measured: 400+ on real scans, under 20 on other images)
+SCORE_HALF = 60  # inliers at which the score is 0.5
+
+
+class NotAForm(ValueError):
+    """The image matches none of the known form templates."""
+
+
+@dataclass(frozen=True)
+class Registration:
+    template: Template
+    variant: VariantSpec
+    scan_to_ref: F64  # 3x3, full-resolution scan pixel -> reference-frame pixel
+    inliers: int
+    score: float
+    candidates: dict[str, int]  # "template/variant" -> inliers, for diagnostics
+
+
+ORB_CONFIDENT = 100  # ORB inliers above which SIFT is not tried
+
+
+@dataclass(frozen=True)
+class _Reference:
+    template: Template
+    variant: VariantSpec
+    points: npt.NDArray[np.float32]  # keypoints in the reference frame
+    descriptors: npt.NDArray[np.generic]
+
+
+class _Detector:
+    """One kind of keypoint (ORB or SIFT) with its matcher and every reference's features."""
+
+    def __init__(self, kind: str, templates: dict[str, Template]) -> None:
+        if kind == "orb":
+            self.features: cv2.Feature2D = cv2.ORB_create(nfeatures=N_FEATURES, fastThreshold=12)
+            self.matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+        else:
+            self.features = cv2.SIFT_create(nfeatures=N_FEATURES)
+            self.matcher = cv2.BFMatcher(cv2.NORM_L2)
+        self.kind = kind
+        self.references = [self._reference(t, v) for t in templates.values() for v in t.variants]
+
+    def _reference(self, template: Template, variant: VariantSpec) -> _Reference:
+        img = template.reference_image(variant)
+        small, scale = _working_copy(img)
+        mask = np.full(small.shape, 255, np.uint8)
+        to_small = scale * img.shape[1] / variant.size[0]  # reference frame -> working copy
+        for x, y, w, h in variant.masked:  # keypoints on a mask's edge are artefacts of the masking
+            pad = 6
+            cv2.rectangle(mask, (int(x * to_small) - pad, int(y * to_small) - pad),
+                          (int((x + w) * to_small) + pad, int((y + h) * to_small) + pad), 0, -1)
+        kps, desc = self.features.detectAndCompute(small, mask)
+        if desc is None or len(kps) < MIN_INLIERS:
+            raise ValueError(f"template {template.id}/{variant.id}: too few features in its reference image")
+        pts = np.array([kp.pt for kp in kps], np.float32) / to_small
+        return _Reference(template, variant, pts, desc)
+
+    def candidates(self, small: U8, scale: float, only: str | None) -> list[tuple[int, _Reference, F64]]:
+        """(inliers, reference, scan->reference homography) for every reference that matched."""
+        kps, desc = self.features.detectAndCompute(small, None)
+        if desc is None or len(kps) < 8:
+            return []
+        scan_pts = np.array([kp.pt for kp in kps], np.float32) / scale
+        out = []
+        for ref in self.references:
+            if only and ref.template.id != only:
+                continue
+            found = self._match(scan_pts, desc, ref)
+            out.append((found[0], ref, found[1]) if found else (0, ref, np.eye(3)))
+        return out
+
+    def _match(self, scan_pts: npt.NDArray[np.float32], desc: npt.NDArray[np.generic],
+               ref: _Reference) -> tuple[int, F64] | None:
+        pairs = self.matcher.knnMatch(desc, ref.descriptors, k=2)
+        good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < RATIO * p[1].distance]
+        if len(good) < 8:
+            return None
+        src = scan_pts[[m.queryIdx for m in good]]
+        dst = ref.points[[m.trainIdx for m in good]]
+        h, mask = cv2.findHomography(src, dst, cv2.RANSAC, RANSAC_PX, maxIters=3000, confidence=0.995)
+        if h is None or not _plausible(h, ref.variant.size):
+            return None
+        return int(mask.sum()), h.astype(np.float64)
+
+
+def _working_copy(gray: U8) -> tuple[U8, float]:
+    scale = WORK_WIDTH / max(gray.shape[:2])
+    if scale >= 1:
+        return gray, 1.0
+    return cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), scale
+
+
+class FormRegistrar:
+    """Holds every variant's reference features; `register(gray)` identifies and registers a scan."""
+
+    def __init__(self, templates: dict[str, Template]) -> None:
+        self.templates = templates
+        self._orb = _Detector("orb", templates)
+        self._sift: _Detector | None = None  # built on first need: most scans never need it
+
+    def register(self, gray: U8, only: str | None = None) -> Registration:
+        if only and only not in self.templates:
+            raise NotAForm(f"unknown template {only!r}; known: {', '.join(sorted(self.templates))}")
+        small, scale = _working_copy(gray)
+        found = self._orb.candidates(small, scale, only)
+        if max((c[0] for c in found), default=0) < ORB_CONFIDENT:
+            if self._sift is None:
+                self._sift = _Detector("sift", self.templates)
+            sift = self._sift.candidates(small, scale, only)
+            if max((c[0] for c in sift), default=0) > max((c[0] for c in found), default=0):
+                found = sift
+        candidates = {f"{r.template.id}/{r.variant.id}": n for n, r, _ in found}
+        if not found or max(c[0] for c in found) < MIN_INLIERS:
+            got = max(candidates.values(), default=0)
+            raise NotAForm(f"the image matches no known form ({got} matching features, {MIN_INLIERS} needed)")
+        inliers, ref, h = max(found, key=lambda c: c[0])
+        return Registration(ref.template, ref.variant, h, inliers, round(inliers / (inliers + SCORE_HALF), 4),
+                            candidates)
+
+
+def _plausible(h: F64, size: tuple[int, int]) -> bool:
+    """Reject degenerate warps: the form's outline must map to a convex, non-tiny quadrilateral."""
+    w, hh = size
+    corners = np.array([[[0, 0]], [[w, 0]], [[w, hh]], [[0, hh]]], np.float32)
+    try:
+        quad = cv2.perspectiveTransform(corners, np.linalg.inv(h))
+    except np.linalg.LinAlgError:
+        return False
+    return bool(cv2.isContourConvex(quad.astype(np.float32))) and cv2.contourArea(quad) > 1e3

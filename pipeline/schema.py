@@ -1,0 +1,53 @@
+"""The reading of one acta: the JSON document `actas read` prints and the service returns."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PixelBox = tuple[int, int, int, int]  # x, y, w, h in the uploaded image's pixels
+
+
+class DigitReading(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    char: str | None = Field(description="'0'-'9', or null for a blank box")
+    confidence: float = Field(ge=0, le=1, description="calibrated probability of this reading")
+    box: PixelBox = Field(description="the box in the uploaded image (axis-aligned bounds)")
+    ink: bool = Field(description="whether the box holds pen marks beyond specks and border fragments")
+    alternatives: list[tuple[str, float]] = Field(default_factory=list,
+                                                   description="next most probable readings")
+
+
+class FieldReading(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    section: str
+    key: str
+    label: str
+    value: int | None = Field(description="the count, or null when every box is blank")
+    text: str = Field(description="what the boxes read, '_' for a blank box")
+    confidence: float = Field(ge=0, le=1, description="probability that the whole value is right")
+    needs_review: bool
+    reasons: list[str] = Field(default_factory=list, description="why it needs review, if it does")
+    digits: list[DigitReading]
+
+
+class RuleCheck(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    rule: str
+    ok: bool
+    left: int
+    right: int
+    fields: list[str] = Field(description="the fields the rule ties together, as section.KEY")
+
+
+class ActaReading(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    acta_id: str = Field(description="sha256 of the uploaded file's bytes")
+    template: str
+    variant: str
+    template_score: float = Field(ge=0, le=1)
+    mesa_code: str | None
+    counts: dict[str, dict[str, int | None]]
+    fields: list[FieldReading]
+    checks: list[RuleCheck]
+    needs_review: bool
+    timings_ms: dict[str, float]

@@ -1,0 +1,123 @@
+"""From one box of a group patch to the classifier's canvas: find the pen ink, drop what is not a digit.
+
+Ink is measured against the box's own paper colour, so faint scans and shadows do not matter. What
+is not a digit: specks (small components), and fragments of the printed border (thin components
+lying along the box's edge). A box whose remaining ink is too little or too small is blank and gets
+an empty canvas. Otherwise the ink goes through `center_digit`, the same function training used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from pipeline.digit_input import INPUT_SIZE, center_digit
+
+U8 = npt.NDArray[np.uint8]
+
+INSET = 0.06  # fraction of the box trimmed on each side: the printed border is about this thick
+MIN_CONTRAST = 40  # grey levels between paper and ink below which nothing is ink
+MIN_COMPONENT = 0.004  # of the box area: smaller components are specks
+MIN_INK_HEIGHT = 0.28  # of the box height: a digit's ink is at least this tall
+MIN_EXTENT = 0.5  # of the box height: `center_digit` does not blow up marks smaller than this
+STROKE = 0.11  # target stroke width as a fraction of the ink's height (MNIST's proportion)
+
+
+@dataclass(frozen=True)
+class Cell:
+    canvas: U8  # INPUT_SIZE x INPUT_SIZE, empty when blank
+    ink: bool  # a digit-like mark was found
+
+
+def segment_cell(patch: U8, rect: tuple[int, int, int, int]) -> Cell:
+    x, y, w, h = rect
+    dx, dy = int(round(w * INSET)), int(round(h * INSET))
+    roi = patch[max(0, y + dy) : y + h - dy, max(0, x + dx) : x + w - dx]
+    if roi.size == 0:
+        return Cell(np.zeros((INPUT_SIZE, INPUT_SIZE), np.uint8), False)
+    darkness = ink_strength(roi)
+    keep = _digit_components(ink_mask(darkness), h)
+    if keep is None:
+        return Cell(np.zeros((INPUT_SIZE, INPUT_SIZE), np.uint8), False)
+    # Soft ink (anti-aliased edges, as in MNIST) limited to the kept strokes and their fringe.
+    support = cv2.dilate(keep.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    peak = float(np.percentile(darkness[keep], 90))
+    ink = np.clip(darkness / max(peak, 1.0), 0, 1) * support
+    ink = normalise_stroke(ink, keep)
+    return Cell(center_digit((ink * 255).astype(np.uint8), min_extent=MIN_EXTENT * h), True)
+
+
+def ink_strength(roi: U8) -> npt.NDArray[np.float32]:
+    """How far each pixel is from the paper, in grey levels; pen colour counts as darkness too."""
+    if roi.ndim == 3:
+        gray = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY).astype(np.float32)
+        b, g, r = (roi[..., i].astype(np.float32) for i in range(3))
+        chroma = np.maximum(b - r, 0) * 0.8  # blue pen on white or grey paper
+    else:
+        gray, chroma = roi.astype(np.float32), np.zeros(roi.shape, np.float32)
+    paper = float(np.percentile(gray, 80))
+    return np.maximum(paper - gray, chroma)
+
+
+def ink_mask(darkness: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
+    """Hysteresis threshold: confident ink seeds, grown through fainter connected pixels, so a faint
+    or thin stroke stays whole while paper grain stays out. Smoothing first (about a third of a
+    stroke's width) averages out halftone grain, which is finer than any stroke."""
+    darkness = cv2.GaussianBlur(darkness, (0, 0), 1.0)
+    flat = darkness.ravel()
+    noise = 1.4826 * float(np.median(np.abs(flat - np.median(flat))))
+    peak = float(np.percentile(flat, 99.5))
+    high = max(MIN_CONTRAST, 0.5 * peak)
+    low = max(0.5 * MIN_CONTRAST, 4 * noise, 0.25 * peak)
+    weak = (darkness > low).astype(np.uint8)
+    n, labels = cv2.connectedComponents(weak, connectivity=8)
+    seeded = np.zeros(n, bool)
+    seeded[np.unique(labels[darkness > high])] = True
+    seeded[0] = False
+    return seeded[labels]
+
+
+def _digit_components(mask: npt.NDArray[np.bool_], box_h: int) -> npt.NDArray[np.bool_] | None:
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    rh, rw = mask.shape
+    min_area = MIN_COMPONENT * rh * rw
+    keep = np.zeros(mask.shape, bool)
+    tallest = 0
+    for i in range(1, n):
+        x, y, w, h, area = stats[i]
+        if area < min_area:
+            continue
+        if _border_fragment(x, y, w, h, rw, rh):
+            continue
+        keep |= labels == i
+        tallest = max(tallest, int(h))
+    # A digit has at least one tall stroke; scattered specks only add up to a tall bounding box.
+    if tallest < MIN_INK_HEIGHT * box_h:
+        return None
+    return keep
+
+
+def _border_fragment(x: int, y: int, w: int, h: int, rw: int, rh: int) -> bool:
+    """A thin straight component in the outer band of the box: what is left of the printed border.
+
+    Horizontal: long and flat within the top or bottom fifth. Vertical: straight (a few pixels wide:
+    the arc of a large `0` or `8` near the edge is wider) and wholly within the left or right sixth."""
+    flat = h <= max(5, 0.1 * rh) and w >= 0.25 * rw and (y + h <= 0.2 * rh or y >= 0.8 * rh)
+    upright = w <= max(5, 0.08 * rw) and (x + w <= 0.16 * rw or x >= 0.84 * rw)
+    return bool(flat or upright)
+
+
+def normalise_stroke(ink: npt.NDArray[np.floating], keep: npt.NDArray[np.bool_]) -> npt.NDArray[np.floating]:
+    """Thicken thin pen strokes towards MNIST's stroke-to-height ratio (fine pens on big scans)."""
+    ys = np.nonzero(keep.any(axis=1))[0]
+    height = ys[-1] - ys[0] + 1
+    dist = cv2.distanceTransform(keep.astype(np.uint8), cv2.DIST_L2, 3)
+    width = 2 * float(np.percentile(dist[keep], 90))
+    grow = int(round((STROKE * height - width) / 2))
+    if grow <= 0:
+        return ink
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+    return cv2.dilate(ink.astype(np.float32), k)

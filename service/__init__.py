@@ -1,0 +1,1 @@
+"""actas-ocr REST service: FastAPI over the pipeline."""

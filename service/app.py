@@ -1,0 +1,100 @@
+"""The FastAPI application: `create_app(settings)`; `app` for `uvicorn service.app:app`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+import anyio.to_thread
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+
+from pipeline.reader import ActaReader
+from service import __doc__ as package_doc
+from service import errors, logs
+from service.db import create_tables, make_engine, session_factory
+from service.routes import actas, health, results, templates
+from service.settings import Settings
+
+log = logging.getLogger("actas.service")
+
+VERSION = "0.1.0"
+MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file, and the `template` field
+
+TAGS = [
+    {"name": "actas", "description": "Upload scans and read back what was read from them"},
+    {"name": "review", "description": "People confirm or correct what the machine read, and resolve mesa conflicts"},
+    {"name": "results", "description": "Totals over the stored actas"},
+    {"name": "templates", "description": "The forms the reader knows"},
+    {"name": "health", "description": "Liveness and readiness"},
+]
+
+DESCRIPTION = """Reads the handwritten counts of scanned Bolivian election tally sheets (actas de escrutinio),
+stores them, lets people review what the machine flagged, and adds up the results.
+
+Every endpoint except `/health`, `/ready` and `/templates` needs an API key in the `X-API-Key` header
+(`actas keys create NAME --role reader|operator|reviewer`): `reader` reads, `operator` also uploads,
+`reviewer` also reviews. Every error has the body `{"detail": ..., "code": ...}`."""
+
+
+def load_reader(settings: Settings) -> ActaReader:
+    from pipeline.classifier import DigitClassifier
+    from pipeline.templates import load_templates
+
+    classifier = DigitClassifier(settings.resolved_model(), prefer_gpu=settings.prefer_gpu, threads=settings.threads)
+    return ActaReader(classifier, load_templates(settings.templates_dir), max_pixels=settings.max_pixels)
+
+
+def _create_tables(engine: Engine, attempts: int = 5) -> None:
+    # Several workers start at once, and the database may still be starting: retry briefly.
+    for attempt in range(attempts):
+        try:
+            create_tables(engine)
+            return
+        except DBAPIError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+
+
+def create_app(settings: Settings | None = None, reader: ActaReader | None = None) -> FastAPI:
+    """`reader` lets tests share one loaded reader; otherwise it is loaded once, at start-up."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        logs.configure(settings.log_level)
+        engine = make_engine(settings.database_url)
+        await anyio.to_thread.run_sync(_create_tables, engine)
+        started = time.perf_counter()
+        app.state.reader = reader or await anyio.to_thread.run_sync(load_reader, settings)
+        app.state.engine = engine
+        app.state.sessions = session_factory(engine)
+        app.state.read_limiter = anyio.CapacityLimiter(settings.concurrency)
+        log.info({"event": "started", "model": app.state.reader.classifier.card.name,
+                  "provider": app.state.reader.classifier.provider, "database": engine.dialect.name,
+                  "templates": sorted(app.state.reader.templates), "concurrency": settings.concurrency,
+                  "load_ms": round((time.perf_counter() - started) * 1000, 1)})
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="actas-ocr", version=VERSION, summary=(package_doc or "").strip(), description=DESCRIPTION,
+        openapi_tags=TAGS, lifespan=lifespan,
+        max_body_size=settings.max_upload_bytes + MULTIPART_OVERHEAD,  # streaming cap, and Content-Length up front
+    )
+    app.state.settings = settings
+    errors.install(app)
+    app.add_middleware(logs.RequestLog)
+    for module in (actas, results, templates, health):
+        app.include_router(module.router)
+    return app
+
+
+app = create_app()

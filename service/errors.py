@@ -1,0 +1,110 @@
+"""One error body for every failure, documented per status in OpenAPI; pipeline errors mapped to statuses."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pipeline.image_io import CorruptImage, EmptyImage, ImageError, ImageTooLarge, UnsupportedImage
+from pipeline.registration import NotAForm
+from service.schemas import ErrorBody
+
+log = logging.getLogger("actas.service")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+
+
+_DESCRIPTIONS = {
+    401: "No API key, or an unknown or revoked one",
+    403: "The key's role may not do this",
+    404: "No such acta",
+    409: "The acta's state does not allow this (e.g. resolving a mesa that is not in conflict)",
+    413: "The file is larger than the upload limit, or the image has more pixels than the limit",
+    415: "Not a JPEG, PNG or TIFF image",
+    422: "Invalid request, a truncated or corrupt image, or an image that is no known form",
+    503: "The database cannot be reached",
+}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: each status with the error body."""
+    return {s: {"model": ErrorBody, "description": _DESCRIPTIONS[s]} for s in statuses}
+
+
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "too_large",
+               415: "unsupported_media_type", 422: "invalid_request", 503: "unavailable"}
+
+
+def _body(request: Request, status: int, code: str, detail: str,
+          headers: dict[str, str] | None = None) -> JSONResponse:
+    request.state.error_code = code  # for the request log
+    return JSONResponse(ErrorBody(detail=detail, code=code).model_dump(), status_code=status, headers=headers)
+
+
+def image_error(exc: ImageError | NotAForm) -> ApiError:
+    if isinstance(exc, NotAForm):
+        return ApiError(422, "not_a_form", str(exc))
+    if isinstance(exc, ImageTooLarge):
+        return ApiError(413, "image_too_large", str(exc))
+    if isinstance(exc, UnsupportedImage):
+        return ApiError(415, "unsupported_media_type", str(exc))
+    if isinstance(exc, EmptyImage):
+        return ApiError(422, "empty_file", str(exc))
+    if isinstance(exc, CorruptImage):
+        return ApiError(422, "corrupt_image", str(exc))
+    return ApiError(422, "bad_image", str(exc))
+
+
+def _validation_detail(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:10]:
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def install(app: FastAPI) -> None:
+    async def api_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiError)
+        return _body(request, exc.status, exc.code, exc.detail)
+
+    async def pipeline_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ImageError | NotAForm)
+        return await api_error(request, image_error(exc))
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+        return _body(request, exc.status_code, code, str(exc.detail), dict(exc.headers) if exc.headers else None)
+
+    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return _body(request, 422, "invalid_request", _validation_detail(exc))
+
+    async def database_down(request: Request, exc: Exception) -> JSONResponse:
+        log.error("database error: %s", type(exc).__name__)
+        return _body(request, 503, "database_unavailable", "the database cannot be reached; try again")
+
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # A bug, not bad input: answer in the documented shape and keep the trace in the log.
+        log.error("unhandled error", exc_info=exc)
+        return _body(request, 500, "internal_error", "internal error")
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(ImageError, pipeline_error)
+    app.add_exception_handler(NotAForm, pipeline_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(OperationalError, database_down)
+    app.add_exception_handler(Exception, unexpected)

@@ -1,0 +1,1 @@
+"""Thin routers: validate, check the key's role, call crud or the reader, shape the answer."""

@@ -1,0 +1,85 @@
+"""Decoding uploads: every bad input gets its own clear error."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipeline.image_io import CorruptImage, EmptyImage, ImageTooLarge, UnsupportedImage, decode_image
+from tests.conftest import ACTAS
+
+
+def _jpeg(img: np.ndarray, quality: int = 90) -> bytes:
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return bytes(buf)
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header declares width x height but carries almost no data (a decompression bomb)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+
+
+def test_real_scan_decodes_to_bgr() -> None:
+    data = (ACTAS / "bo2025-runoff" / "mesa_1000551.jpg").read_bytes()
+    img = decode_image(data)
+    assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3
+    assert img.shape[:2] == (1236, 1776)
+
+
+@pytest.mark.parametrize("fmt", [".png", ".tiff"])
+def test_png_and_tiff_decode(fmt: str) -> None:
+    img = np.full((60, 80, 3), 200, np.uint8)
+    cv2.circle(img, (40, 30), 10, (0, 0, 255), -1)
+    ok, buf = cv2.imencode(fmt, img)
+    assert ok
+    out = decode_image(bytes(buf))
+    assert out.shape == img.shape and np.array_equal(out, img)
+
+
+def test_empty_file() -> None:
+    with pytest.raises(EmptyImage):
+        decode_image(b"")
+
+
+def test_text_file_is_unsupported() -> None:
+    with pytest.raises(UnsupportedImage):
+        decode_image(b"mesa,PDC,LIBRE\n100055-1,40,164\n")
+
+
+def test_truncated_jpeg_is_corrupt() -> None:
+    data = (ACTAS / "bo2025-runoff" / "mesa_1000551.jpg").read_bytes()
+    with pytest.raises(CorruptImage):
+        decode_image(data[: len(data) // 2])
+
+
+def test_garbage_after_png_signature_is_corrupt() -> None:
+    with pytest.raises(CorruptImage):
+        decode_image(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
+
+
+def test_decompression_bomb_is_refused_before_decoding() -> None:
+    with pytest.raises(ImageTooLarge):
+        decode_image(_png_header_only(30000, 30000))
+
+
+def test_pixel_limit_is_configurable() -> None:
+    img = np.zeros((100, 100, 3), np.uint8)
+    with pytest.raises(ImageTooLarge):
+        decode_image(_jpeg(img), max_pixels=5000)
+    assert decode_image(_jpeg(img), max_pixels=10000).shape == (100, 100, 3)
+
+
+def test_pil_written_jpeg_with_exif_decodes() -> None:
+    buf = io.BytesIO()
+    Image.new("RGB", (50, 40), (255, 255, 255)).save(buf, format="JPEG")
+    assert decode_image(buf.getvalue()).shape == (40, 50, 3)

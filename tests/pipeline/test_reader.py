@@ -1,0 +1,56 @@
+"""End to end on the real actas: every field of the truth files read right, the output's shape."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from pipeline.reader import ActaReader
+from pipeline.registration import NotAForm
+from tests.conftest import real_actas
+
+CASES = real_actas()
+
+
+@pytest.mark.parametrize(("path", "truth"), CASES, ids=[p.name for p, _ in CASES])
+def test_real_acta_reads_every_field(reader: ActaReader, path, truth) -> None:  # type: ignore[no-untyped-def]
+    data = path.read_bytes()
+    reading = reader.read(data)
+    assert reading.acta_id == hashlib.sha256(data).hexdigest()
+    assert reading.template == path.parent.name
+    got = {s: {k: reading.counts[s][k] for k in kv} for s, kv in truth["counts"].items()}
+    assert got == truth["counts"]
+    if reading.mesa_code is not None:
+        assert reading.mesa_code == truth["mesa_code"]
+
+
+def test_reading_document_shape(reader: ActaReader) -> None:
+    path, truth = CASES[0]
+    reading = reader.read(path.read_bytes())
+    fields = {f"{f.section}.{f.key}": f for f in reading.fields}
+    assert set(fields) == set(reader.templates[reading.template].field_keys)
+    for f in reading.fields:
+        assert len(f.digits) == 3 and len(f.text) == 3
+        assert 0 <= f.confidence <= 1
+        assert f.needs_review == bool(f.reasons)
+        for d in f.digits:
+            x, y, w, h = d.box  # in the uploaded image's pixels
+            assert 0 <= x and 0 <= y and w > 10 and h > 10
+    assert reading.needs_review == (any(f.needs_review for f in reading.fields) or not all(c.ok for c in reading.checks))
+    assert set(reading.timings_ms) >= {"decode", "register", "cells", "classify", "total"}
+    assert fields["presidente.MORENA"].value is None  # left blank by hand on this acta
+
+
+def test_paper_with_wrong_sums_is_flagged(reader: ActaReader) -> None:
+    """mesa_100014: 99 ballots in the box + 164 unused != 264 electors (the jurors noted 263 received)."""
+    path = next(p for p, _ in CASES if p.name == "mesa_100014.jpg")
+    reading = reader.read(path.read_bytes())
+    mesa_rule = next(c for c in reading.checks if c.rule.startswith("mesa:"))
+    assert not mesa_rule.ok and reading.needs_review
+
+
+def test_wrong_forced_template_is_refused(reader: ActaReader) -> None:
+    path = next(p for p, _ in CASES if p.parent.name == "bo2025-general")
+    with pytest.raises(NotAForm):
+        reader.read(path.read_bytes(), template="bo2025-runoff")

@@ -1,0 +1,64 @@
+"""Identification and registration on the real scans, turned and on images that are no form."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from pipeline.registration import FormRegistrar, NotAForm
+from pipeline.templates import load_templates
+from tests.conftest import real_actas
+
+
+@pytest.fixture(scope="module")
+def registrar() -> FormRegistrar:
+    return FormRegistrar(load_templates())
+
+
+def _box_centre_in_scan(reg, key: str) -> np.ndarray:  # type: ignore[no-untyped-def]
+    x, y, w, h = reg.variant.boxes[key]
+    pt = np.array([[[x + w / 2, y + h / 2]]], np.float64)
+    return cv2.perspectiveTransform(pt, np.linalg.inv(reg.scan_to_ref)).reshape(2)
+
+
+@pytest.mark.parametrize(("path", "truth"), real_actas(), ids=lambda v: getattr(v, "name", ""))
+def test_each_real_acta_is_identified(registrar: FormRegistrar, path, truth) -> None:  # type: ignore[no-untyped-def]
+    gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    reg = registrar.register(gray)
+    assert reg.template.id == path.parent.name
+    assert 0.45 < reg.score <= 1.0
+
+
+def test_upside_down_scan_maps_boxes_to_the_same_place(registrar: FormRegistrar) -> None:
+    path = real_actas()[0][0]
+    gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    h, w = gray.shape
+    upright = registrar.register(gray)
+    turned = registrar.register(cv2.rotate(gray, cv2.ROTATE_180))
+    key = "presidente.PDC"
+    a = _box_centre_in_scan(upright, key)
+    b = _box_centre_in_scan(turned, key)
+    assert np.allclose(b, [w - 1 - a[0], h - 1 - a[1]], atol=6)
+
+
+def test_forcing_an_unknown_template(registrar: FormRegistrar) -> None:
+    gray = cv2.imread(str(real_actas()[0][0]), cv2.IMREAD_GRAYSCALE)
+    with pytest.raises(NotAForm, match="unknown template"):
+        registrar.register(gray, only="no-such-form")
+
+
+def test_photo_of_something_else_is_not_a_form(registrar: FormRegistrar) -> None:
+    rng = np.random.default_rng(3)
+    img = np.full((900, 1300), 180, np.uint8)
+    for _ in range(60):  # a busy scene: shapes and text, but no tally sheet
+        x, y = (int(v) for v in rng.integers(0, 1200, 2))
+        cv2.rectangle(img, (x, y % 850), (x + int(rng.integers(20, 200)), y % 850 + 40), int(rng.integers(0, 120)), -1)
+        cv2.putText(img, "ABC 123", (x, (y + 60) % 880), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 30, 2)
+    with pytest.raises(NotAForm):
+        registrar.register(img)
+
+
+def test_blank_image_is_not_a_form(registrar: FormRegistrar) -> None:
+    with pytest.raises(NotAForm):
+        registrar.register(np.full((800, 1100), 255, np.uint8))

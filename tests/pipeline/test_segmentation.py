@@ -1,0 +1,65 @@
+"""Finding the digit in a box, on boxes drawn in the test: ink, blanks, border remnants, specks."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from pipeline.digit_input import INPUT_SIZE, center_digit
+from pipeline.segmentation import segment_cell
+
+BOX = (20, 20, 60, 64)  # x, y, w, h inside a 104x104 patch
+
+
+def _box_patch(border: int = 2) -> np.ndarray:
+    img = np.full((104, 104, 3), 235, np.uint8)
+    x, y, w, h = BOX
+    cv2.rectangle(img, (x, y), (x + w, y + h), (40, 40, 40), border)
+    return img
+
+
+def test_written_digit_is_found_and_centred() -> None:
+    img = _box_patch()
+    cv2.putText(img, "7", (36, 72), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (150, 60, 20), 3)  # blue pen
+    cell = segment_cell(img, BOX)
+    assert cell.ink
+    ys, xs = np.nonzero(cell.canvas > 60)
+    assert cell.canvas.shape == (INPUT_SIZE, INPUT_SIZE)
+    assert 16 <= ys.max() - ys.min() + 1 <= 21  # scaled so its height is the MNIST 20 px
+    assert abs(xs.mean() - INPUT_SIZE / 2) < 3 and abs(ys.mean() - INPUT_SIZE / 2) < 3
+
+
+def test_empty_box_with_thick_border_is_blank() -> None:
+    cell = segment_cell(_box_patch(border=5), BOX)  # border thicker than the inset leaves remnants
+    assert not cell.ink and cell.canvas.max() == 0
+
+
+def test_specks_and_a_faint_smudge_are_blank() -> None:
+    img = _box_patch()
+    for cx, cy in ((35, 40), (60, 70), (48, 55)):
+        cv2.circle(img, (cx, cy), 1, (60, 60, 60), -1)
+    smudge = np.zeros((104, 104), np.float32)
+    cv2.circle(smudge, (50, 50), 12, 1.0, -1)
+    img = (img.astype(np.float32) - cv2.GaussianBlur(smudge, (0, 0), 6)[..., None] * 20).astype(np.uint8)
+    assert not segment_cell(img, BOX).ink
+
+
+def test_faint_grey_zero_stays_closed() -> None:
+    img = _box_patch()
+    rng = np.random.default_rng(0)
+    img = np.clip(img.astype(np.int16) + rng.integers(-18, 18, img.shape), 0, 255).astype(np.uint8)  # grain
+    cv2.ellipse(img, (50, 52), (17, 24), 0, 0, 360, (120, 120, 120), 3)
+    cell = segment_cell(img, BOX)
+    assert cell.ink
+    canvas = cell.canvas > 60
+    # a closed ring: the centre is empty and enclosed (flood fill from the corner cannot reach it)
+    filled = canvas.astype(np.uint8).copy()
+    cv2.floodFill(filled, None, (0, 0), 2)
+    assert (filled == 0).sum() > 10
+
+
+def test_center_digit_keeps_a_speck_small() -> None:
+    speck = np.zeros((64, 60), np.uint8)
+    speck[30:33, 30:33] = 255
+    out = center_digit(speck, min_extent=32)
+    assert (out > 0).sum() <= 9  # not blown up to a 20 px blob

@@ -1,0 +1,1 @@
+"""Digit data sets: MNIST and EMNIST from IDX files, synthetic blanks, acta-like augmentation."""
