@@ -42,7 +42,7 @@ def author(template_path: Path, variant_id: str, sample: Path, overlay: Path | N
     if img is None:
         raise ValueError(f"{sample}: unreadable image")
     img = cv2.resize(img, variant.size, interpolation=cv2.INTER_AREA)
-    gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    gray = np.asarray(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), np.uint8)
     raw = json.loads(template_path.read_text(encoding="utf-8"))
     raw_variant = next(v for v in raw["variants"] if v["id"] == variant_id)
     shown = img.copy()
@@ -72,8 +72,9 @@ def author(template_path: Path, variant_id: str, sample: Path, overlay: Path | N
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m pipeline.authoring", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m pipeline.authoring", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("template", type=Path)
     p.add_argument("variant")
     p.add_argument("sample", type=Path)

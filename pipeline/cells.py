@@ -40,18 +40,22 @@ def extract_group(scan: U8, scan_to_ref: F64, rect: Rect, n_cells: int) -> Group
     ref_to_patch = np.array([[s, 0, -(x - m) * s], [0, s, -(y - m) * s], [0, 0, 1]], np.float64)
     size = (int(round((w + 2 * m) * s)), int(round((h + 2 * m) * s)))
     scan_to_patch = ref_to_patch @ scan_to_ref
-    patch = cv2.warpPerspective(scan, scan_to_patch, size, flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+    patch = np.asarray(
+        cv2.warpPerspective(scan, scan_to_patch, size, flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE),
+        np.uint8,
+    )
     expected = (m * s, m * s, w * s, h * s)
     cells, snapped = locate_cells(_gray(patch), expected, n_cells)
-    return GroupPatch(patch, np.linalg.inv(scan_to_patch), cells, snapped)
+    return GroupPatch(patch, np.asarray(np.linalg.inv(scan_to_patch), np.float64), cells, snapped)
 
 
 def locate_cells(gray: U8, expected: Rect, n_cells: int) -> tuple[list[tuple[int, int, int, int]], bool]:
     """Find the group's outer border and dividers near `expected`; inner rectangles of each box."""
     ex, ey, ew, eh = expected
-    dark = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV,
-                                 _odd(eh * 0.6), 8)
-    horiz = cv2.morphologyEx(dark, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (_odd(ew / n_cells * 0.6), 1)))
+    dark = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, _odd(eh * 0.6), 8)
+    horiz = cv2.morphologyEx(
+        dark, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (_odd(ew / n_cells * 0.6), 1))
+    )
     vert = cv2.morphologyEx(dark, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, _odd(eh * 0.5))))
     x0, x1 = int(max(0, ex)), int(min(gray.shape[1], ex + ew))
     y0, y1 = int(max(0, ey)), int(min(gray.shape[0], ey + eh))
@@ -103,4 +107,4 @@ def _odd(v: float) -> int:
 
 
 def _gray(img: U8) -> U8:
-    return img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    return img if img.ndim == 2 else np.asarray(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), np.uint8)

@@ -21,13 +21,15 @@ class BoxEvidence:
     box: PixelBox
 
 
-def read_digit(ev: BoxEvidence) -> DigitReading:
-    order = np.argsort(ev.probs)[::-1]
-    best = int(order[0])
-    alts = [(_char(int(i)), round(float(ev.probs[i]), 4)) for i in order[1:3]]
+def read_digit(ev: BoxEvidence, label: int | None = None) -> DigitReading:
+    """The box's reading: its most probable class, or `label` when a correction chose another."""
+    order = [int(i) for i in np.argsort(ev.probs)[::-1]]
+    best = order[0] if label is None else label
+    alts = [(_char(i), round(float(ev.probs[i]), 4)) for i in order if i != best][:2]
     char = None if best == BLANK else CLASSES[best]
-    return DigitReading(char=char, confidence=round(float(ev.probs[best]), 4), box=ev.box, ink=ev.ink,
-                        alternatives=alts)
+    return DigitReading(
+        char=char, confidence=round(float(ev.probs[best]), 4), box=ev.box, ink=ev.ink, alternatives=alts
+    )
 
 
 def _char(i: int) -> str:
@@ -47,8 +49,42 @@ def read_field(section: str, key: str, label: str, boxes: list[BoxEvidence]) -> 
         reasons.append("ink in a box read as blank")
     if confidence < FIELD_MIN_CONFIDENCE:
         reasons.append(f"low confidence ({confidence:.2f})")
-    return FieldReading(section=section, key=key, label=label, value=value, text=text,
-                        confidence=round(confidence, 4), needs_review=bool(reasons), reasons=reasons, digits=digits)
+    return FieldReading(
+        section=section,
+        key=key,
+        label=label,
+        value=value,
+        text=text,
+        confidence=round(confidence, 4),
+        needs_review=bool(reasons),
+        reasons=reasons,
+        digits=digits,
+    )
+
+
+def apply_correction(
+    field: FieldReading, boxes: list[BoxEvidence], labels: tuple[int, ...], confidence: float, trusted: bool
+) -> FieldReading:
+    """The field as the constrained decoding reads it, the original reading kept beside it."""
+    digits = [read_digit(b, lab) for b, lab in zip(boxes, labels, strict=True)]
+    text = "".join(d.char or "_" for d in digits)
+    written = text.lstrip("_")
+    reasons = [f"corrected by the form's rules from {field.text} to {text}"]
+    if not trusted:
+        reasons.append("correction margin thin")
+    return field.model_copy(
+        update={
+            "value": int(written) if written else None,
+            "text": text,
+            "digits": digits,
+            "confidence": round(confidence, 4),
+            "auto_corrected": True,
+            "original_value": field.value,
+            "original_text": field.text,
+            "reasons": reasons,
+            "needs_review": not trusted,
+        }
+    )
 
 
 def flag_broken_rules(fields: list[FieldReading], checks: list[RuleCheck]) -> list[FieldReading]:

@@ -71,8 +71,9 @@ class EvalReport:
                     continue
                 wrong += 1
                 self.unflagged_errors += not f.needs_review
-                self.diffs.append(FieldDiff(name, f"{section}.{key}", expected, f.value, f.text, f.confidence,
-                                            f.needs_review))
+                self.diffs.append(
+                    FieldDiff(name, f"{section}.{key}", expected, f.value, f.text, f.confidence, f.needs_review)
+                )
         self.actas_exact += wrong == 0
         self.actas_flagged += reading.needs_review
         self.actas_unflagged_wrong += wrong > 0 and not reading.needs_review
@@ -85,18 +86,22 @@ class EvalReport:
             return "every field read as expected"
         rows = [f"{'file':28s} {'field':36s} {'expected':>8s} {'read':>6s} {'text':>6s} {'conf':>6s}  flagged"]
         for d in self.diffs:
-            rows.append(f"{d.file:28s} {d.field:36s} {_s(d.expected):>8s} {_s(d.read):>6s} {d.text:>6s} "
-                        f"{d.confidence:6.3f}  {'yes' if d.flagged else 'NO'}")
+            rows.append(
+                f"{d.file:28s} {d.field:36s} {_s(d.expected):>8s} {_s(d.read):>6s} {d.text:>6s} "
+                f"{d.confidence:6.3f}  {'yes' if d.flagged else 'NO'}"
+            )
         return "\n".join(rows)
 
     def summary(self) -> str:
         acc = self.correct / self.fields if self.fields else 0.0
         flag_rate = self.flagged / self.fields if self.fields else 0.0
         unflagged = self.unflagged_errors / self.fields if self.fields else 0.0
-        return (f"field accuracy {acc:.2%} ({self.correct}/{self.fields}), actas exact {self.actas_exact}/{self.actas}, "
-                f"unflagged errors {self.unflagged_errors} ({unflagged:.2%} of fields), "
-                f"fields flagged {flag_rate:.2%}, actas flagged {self.actas_flagged}/{self.actas}, "
-                f"failed files {len(self.failed)}")
+        return (
+            f"field accuracy {acc:.2%} ({self.correct}/{self.fields}), actas exact {self.actas_exact}/{self.actas}, "
+            f"unflagged errors {self.unflagged_errors} ({unflagged:.2%} of fields), "
+            f"fields flagged {flag_rate:.2%}, actas flagged {self.actas_flagged}/{self.actas}, "
+            f"failed files {len(self.failed)}"
+        )
 
 
 def _s(v: int | None) -> str:

@@ -23,8 +23,16 @@ def draw_overlay(scan: U8, reading: ActaReading) -> U8:
             cv2.rectangle(out, (x, y), (x + w, y + h), colour if d.char is not None else BLANK, max(1, int(scale)))
         x0, y0 = min(xs), min(d.box[1] for d in f.digits)
         label = f"{'-' if f.value is None else f.value} ({f.confidence:.2f})"
-        cv2.putText(out, label, (x0, max(12, y0 - int(4 * scale))), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale,
-                    colour, max(1, int(scale)), cv2.LINE_AA)
+        cv2.putText(
+            out,
+            label,
+            (x0, max(12, y0 - int(4 * scale))),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.5 * scale,
+            colour,
+            max(1, int(scale)),
+            cv2.LINE_AA,
+        )
     return out
 
 

@@ -16,7 +16,8 @@ import numpy as np
 
 from pipeline.cells import GroupPatch, extract_group
 from pipeline.classifier import DigitClassifier
-from pipeline.decoding import BoxEvidence, flag_broken_rules, read_field
+from pipeline.constraints import constrained_reading
+from pipeline.decoding import BoxEvidence, apply_correction, flag_broken_rules, read_field
 from pipeline.image_io import DEFAULT_MAX_PIXELS, decode_image
 from pipeline.mesa_code import read_mesa_code
 from pipeline.registration import FormRegistrar, NotAForm, Registration
@@ -36,17 +37,22 @@ def default_model() -> Path:
 
 
 class ActaReader:
-    def __init__(self, classifier: DigitClassifier, templates: dict[str, Template],
-                 max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    def __init__(
+        self, classifier: DigitClassifier, templates: dict[str, Template], max_pixels: int = DEFAULT_MAX_PIXELS
+    ) -> None:
         self.classifier = classifier
         self.templates = templates
         self.registrar = FormRegistrar(templates)
         self.max_pixels = max_pixels
 
     @classmethod
-    def from_paths(cls, model: Path | None = None, templates_dir: Path | None = None,
-                   prefer_gpu: bool = True, threads: int = 0) -> ActaReader:
-        return cls(DigitClassifier(model or default_model(), prefer_gpu=prefer_gpu, threads=threads), load_templates(templates_dir))
+    def from_paths(
+        cls, model: Path | None = None, templates_dir: Path | None = None, prefer_gpu: bool = True, threads: int = 0
+    ) -> ActaReader:
+        return cls(
+            DigitClassifier(model or default_model(), prefer_gpu=prefer_gpu, threads=threads),
+            load_templates(templates_dir),
+        )
 
     def read(self, data: bytes, template: str | None = None) -> ActaReading:
         """Read one scan's bytes. Raises an `ImageError` or `NotAForm` for unusable input."""
@@ -57,12 +63,12 @@ class ActaReader:
         t = {"start": time.perf_counter()}
         scan = decode_image(data, self.max_pixels)
         t["decode"] = time.perf_counter()
-        reg = self.registrar.register(cv2.cvtColor(scan, cv2.COLOR_BGR2GRAY), only=template)
+        gray = np.asarray(cv2.cvtColor(scan, cv2.COLOR_BGR2GRAY), np.uint8)
+        reg = self.registrar.register(gray, only=template)
         t["register"] = time.perf_counter()
         return self._read_registered(scan, reg, hashlib.sha256(data).hexdigest(), t), scan
 
-    def _read_registered(self, scan: np.ndarray, reg: Registration, acta_id: str,
-                         t: dict[str, float]) -> ActaReading:
+    def _read_registered(self, scan: np.ndarray, reg: Registration, acta_id: str, t: dict[str, float]) -> ActaReading:
         tpl, variant = reg.template, reg.variant
         groups: dict[str, GroupPatch] = {}
         canvases, evidence_at = [], []
@@ -75,8 +81,10 @@ class ActaReader:
                 evidence_at.append((name, cell.ink, _to_scan_box(g, rect)))
         snapped = sum(g.snapped for g in groups.values()) / len(groups)
         if snapped < MIN_BOXES_FOUND:
-            raise NotAForm(f"the boxes of {tpl.id}/{variant.id} are not where the form puts them "
-                           f"({snapped:.0%} of the groups found): not this form, or too distorted to read")
+            raise NotAForm(
+                f"the boxes of {tpl.id}/{variant.id} are not where the form puts them "
+                f"({snapped:.0%} of the groups found): not this form, or too distorted to read"
+            )
         t["cells"] = time.perf_counter()
         probs = self.classifier.predict(np.stack(canvases)).probs
         t["classify"] = time.perf_counter()
@@ -88,6 +96,14 @@ class ActaReader:
         for name, boxes in by_field.items():
             section, spec = tpl.fields[name]
             fields.append(read_field(section.key, spec.key, spec.label, boxes))
+        correction = constrained_reading(tpl, {n: np.stack([b.probs for b in bs]) for n, bs in by_field.items()})
+        if correction is not None:
+            fields = [
+                apply_correction(f, by_field[fname], correction.labels[fname], correction.confidence, correction.trusted)
+                if (fname := f"{f.section}.{f.key}") in correction.labels
+                else f
+                for f in fields
+            ]
         values = {f"{f.section}.{f.key}": f.value for f in fields}
         checks = check_rules(tpl, values)
         fields = flag_broken_rules(fields, checks)
@@ -105,8 +121,14 @@ class ActaReader:
             "total": t["end"] - t["start"],
         }
         return ActaReading(
-            acta_id=acta_id, template=tpl.id, variant=variant.id, template_score=reg.score, mesa_code=mesa,
-            counts=counts, fields=fields, checks=checks,
+            acta_id=acta_id,
+            template=tpl.id,
+            variant=variant.id,
+            template_score=reg.score,
+            mesa_code=mesa,
+            counts=counts,
+            fields=fields,
+            checks=checks,
             needs_review=any(f.needs_review for f in fields) or not all(c.ok for c in checks),
             timings_ms={k: round(v * 1000, 1) for k, v in timings.items()},
         )

@@ -20,6 +20,7 @@ from pipeline.templates import Template, VariantSpec
 
 U8 = npt.NDArray[np.uint8]
 F64 = npt.NDArray[np.float64]
+Descriptors = npt.NDArray[np.uint8] | npt.NDArray[np.float32]  # ORB's bits or SIFT's floats
 
 WORK_WIDTH = 1000  # registration runs on a copy this wide; the homography is scaled back
 N_FEATURES = 4000
@@ -51,7 +52,7 @@ class _Reference:
     template: Template
     variant: VariantSpec
     points: npt.NDArray[np.float32]  # keypoints in the reference frame
-    descriptors: npt.NDArray[np.generic]
+    descriptors: Descriptors
 
 
 class _Detector:
@@ -59,10 +60,10 @@ class _Detector:
 
     def __init__(self, kind: str, templates: dict[str, Template]) -> None:
         if kind == "orb":
-            self.features: cv2.Feature2D = cv2.ORB_create(nfeatures=N_FEATURES, fastThreshold=12)
+            self.features: cv2.Feature2D = cv2.ORB.create(nfeatures=N_FEATURES, fastThreshold=12)
             self.matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
         else:
-            self.features = cv2.SIFT_create(nfeatures=N_FEATURES)
+            self.features = cv2.SIFT.create(nfeatures=N_FEATURES)
             self.matcher = cv2.BFMatcher(cv2.NORM_L2)
         self.kind = kind
         self.references = [self._reference(t, v) for t in templates.values() for v in t.variants]
@@ -74,13 +75,18 @@ class _Detector:
         to_small = scale * img.shape[1] / variant.size[0]  # reference frame -> working copy
         for x, y, w, h in variant.masked:  # keypoints on a mask's edge are artefacts of the masking
             pad = 6
-            cv2.rectangle(mask, (int(x * to_small) - pad, int(y * to_small) - pad),
-                          (int((x + w) * to_small) + pad, int((y + h) * to_small) + pad), 0, -1)
+            cv2.rectangle(
+                mask,
+                (int(x * to_small) - pad, int(y * to_small) - pad),
+                (int((x + w) * to_small) + pad, int((y + h) * to_small) + pad),
+                0,
+                -1,
+            )
         kps, desc = self.features.detectAndCompute(small, mask)
         if desc is None or len(kps) < MIN_INLIERS:
             raise ValueError(f"template {template.id}/{variant.id}: too few features in its reference image")
         pts = np.array([kp.pt for kp in kps], np.float32) / to_small
-        return _Reference(template, variant, pts, desc)
+        return _Reference(template, variant, pts, _descriptors(desc))
 
     def candidates(self, small: U8, scale: float, only: str | None) -> list[tuple[int, _Reference, F64]]:
         """(inliers, reference, scan->reference homography) for every reference that matched."""
@@ -92,29 +98,31 @@ class _Detector:
         for ref in self.references:
             if only and ref.template.id != only:
                 continue
-            found = self._match(scan_pts, desc, ref)
+            found = self._match(scan_pts, _descriptors(desc), ref)
             out.append((found[0], ref, found[1]) if found else (0, ref, np.eye(3)))
         return out
 
-    def _match(self, scan_pts: npt.NDArray[np.float32], desc: npt.NDArray[np.generic],
-               ref: _Reference) -> tuple[int, F64] | None:
+    def _match(self, scan_pts: npt.NDArray[np.float32], desc: Descriptors, ref: _Reference) -> tuple[int, F64] | None:
         pairs = self.matcher.knnMatch(desc, ref.descriptors, k=2)
         good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < RATIO * p[1].distance]
         if len(good) < 8:
             return None
         src = scan_pts[[m.queryIdx for m in good]]
         dst = ref.points[[m.trainIdx for m in good]]
-        h, mask = cv2.findHomography(src, dst, cv2.RANSAC, RANSAC_PX, maxIters=3000, confidence=0.995)
-        if h is None or not _plausible(h, ref.variant.size):
+        found, mask = cv2.findHomography(src, dst, cv2.RANSAC, RANSAC_PX, maxIters=3000, confidence=0.995)
+        if found is None:
             return None
-        return int(mask.sum()), h.astype(np.float64)
+        h = np.asarray(found, np.float64)
+        if not _plausible(h, ref.variant.size):
+            return None
+        return int(mask.sum()), h
 
 
 def _working_copy(gray: U8) -> tuple[U8, float]:
     scale = WORK_WIDTH / max(gray.shape[:2])
     if scale >= 1:
         return gray, 1.0
-    return cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), scale
+    return np.asarray(cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), np.uint8), scale
 
 
 class FormRegistrar:
@@ -141,8 +149,13 @@ class FormRegistrar:
             got = max(candidates.values(), default=0)
             raise NotAForm(f"the image matches no known form ({got} matching features, {MIN_INLIERS} needed)")
         inliers, ref, h = max(found, key=lambda c: c[0])
-        return Registration(ref.template, ref.variant, h, inliers, round(inliers / (inliers + SCORE_HALF), 4),
-                            candidates)
+        return Registration(
+            ref.template, ref.variant, h, inliers, round(inliers / (inliers + SCORE_HALF), 4), candidates
+        )
+
+
+def _descriptors(desc: npt.NDArray[np.generic]) -> Descriptors:
+    return np.asarray(desc, np.uint8) if desc.dtype == np.uint8 else np.asarray(desc, np.float32)
 
 
 def _plausible(h: F64, size: tuple[int, int]) -> bool:

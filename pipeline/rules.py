@@ -12,6 +12,7 @@ def check_rules(template: Template, values: dict[str, int | None]) -> list[RuleC
     for rule in template.rules:
         left = sum(values.get(k) or 0 for k in rule.left)
         right = sum(values.get(k) or 0 for k in rule.right)
-        checks.append(RuleCheck(rule=rule.name, ok=left == right, left=left, right=right,
-                                fields=[*rule.left, *rule.right]))
+        checks.append(
+            RuleCheck(rule=rule.name, ok=left == right, left=left, right=right, fields=[*rule.left, *rule.right])
+        )
     return checks

@@ -13,8 +13,7 @@ class DigitReading(BaseModel):
     confidence: float = Field(ge=0, le=1, description="calibrated probability of this reading")
     box: PixelBox = Field(description="the box in the uploaded image (axis-aligned bounds)")
     ink: bool = Field(description="whether the box holds pen marks beyond specks and border fragments")
-    alternatives: list[tuple[str, float]] = Field(default_factory=list,
-                                                   description="next most probable readings")
+    alternatives: list[tuple[str, float]] = Field(default_factory=list, description="next most probable readings")
 
 
 class FieldReading(BaseModel):
@@ -27,6 +26,9 @@ class FieldReading(BaseModel):
     confidence: float = Field(ge=0, le=1, description="probability that the whole value is right")
     needs_review: bool
     reasons: list[str] = Field(default_factory=list, description="why it needs review, if it does")
+    auto_corrected: bool = Field(default=False, description="changed by the form's rules from what the boxes read best")
+    original_value: int | None = Field(default=None, description="the value before correction, when auto_corrected")
+    original_text: str | None = Field(default=None, description="the text before correction, when auto_corrected")
     digits: list[DigitReading]
 
 

@@ -54,7 +54,7 @@ def ink_strength(roi: U8) -> npt.NDArray[np.float32]:
     """How far each pixel is from the paper, in grey levels; pen colour counts as darkness too."""
     if roi.ndim == 3:
         gray = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY).astype(np.float32)
-        b, g, r = (roi[..., i].astype(np.float32) for i in range(3))
+        b, _g, r = (roi[..., i].astype(np.float32) for i in range(3))
         chroma = np.maximum(b - r, 0) * 0.8  # blue pen on white or grey paper
     else:
         gray, chroma = roi.astype(np.float32), np.zeros(roi.shape, np.float32)
@@ -66,7 +66,7 @@ def ink_mask(darkness: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
     """Hysteresis threshold: confident ink seeds, grown through fainter connected pixels, so a faint
     or thin stroke stays whole while paper grain stays out. Smoothing first (about a third of a
     stroke's width) averages out halftone grain, which is finer than any stroke."""
-    darkness = cv2.GaussianBlur(darkness, (0, 0), 1.0)
+    darkness = np.asarray(cv2.GaussianBlur(darkness, (0, 0), 1.0), np.float32)
     flat = darkness.ravel()
     noise = 1.4826 * float(np.median(np.abs(flat - np.median(flat))))
     peak = float(np.percentile(flat, 99.5))
@@ -120,4 +120,4 @@ def normalise_stroke(ink: npt.NDArray[np.floating], keep: npt.NDArray[np.bool_])
     if grow <= 0:
         return ink
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
-    return cv2.dilate(ink.astype(np.float32), k)
+    return np.asarray(cv2.dilate(ink.astype(np.float32), k), np.float32)

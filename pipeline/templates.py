@@ -101,7 +101,7 @@ class Template(BaseModel):
         img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
         if img is None:
             raise FileNotFoundError(f"{path}: template reference image missing or unreadable")
-        return img
+        return np.asarray(img, np.uint8)
 
 
 def load_template(path: Path) -> Template:

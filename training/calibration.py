@@ -7,6 +7,7 @@ reported as expected calibration error (ECE, 15 equal-width bins) before and aft
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from pathlib import Path
 
@@ -28,7 +29,7 @@ def expected_calibration_error(probs: F32, labels: npt.NDArray[np.int64], bins: 
     correct = probs.argmax(axis=1) == labels
     edges = np.linspace(0.0, 1.0, bins + 1)
     ece = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges):
         sel = (conf > lo) & (conf <= hi)
         if sel.any():
             ece += sel.mean() * abs(float(correct[sel].mean()) - float(conf[sel].mean()))
@@ -51,7 +52,7 @@ def calibration_report(logits: F32, labels: npt.NDArray[np.int64]) -> dict[str, 
         "ece_after": expected_calibration_error(softmax(logits, t), labels),
         "nll_before": nll(logits, labels, 1.0),
         "nll_after": nll(logits, labels, t),
-        "n": int(len(labels)),
+        "n": len(labels),
     }
 
 
@@ -67,7 +68,7 @@ def plot_reliability(logits: F32, labels: npt.NDArray[np.int64], temperature: fl
         probs = softmax(logits, t)
         conf, correct = probs.max(1), probs.argmax(1) == labels
         xs, ys = [], []
-        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        for lo, hi in itertools.pairwise(edges):
             sel = (conf > lo) & (conf <= hi)
             if sel.sum() >= 5:
                 xs.append(float(conf[sel].mean()))
@@ -82,9 +83,9 @@ def plot_reliability(logits: F32, labels: npt.NDArray[np.int64], temperature: fl
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
-    from training.engine import load_trained, predict_logits
     from training.data.dataset import make_eval_set
     from training.data.sources import load_source, train_val_split
+    from training.engine import load_trained, predict_logits
 
     model, state = load_trained(args.checkpoint)
     cfg = state["config"]

@@ -115,12 +115,28 @@ def _train(args: argparse.Namespace) -> int:
     from training.engine import TrainConfig, Trainer
 
     cfg = TrainConfig(
-        model=args.model, data_dir=str(args.data_dir), run_dir=str(args.run_dir), source=args.source,
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-        label_smoothing=args.label_smoothing, ema_decay=args.ema_decay, blank_fraction=args.blank_fraction,
-        val_size=args.val_size, seed=args.seed, threads=args.threads, workers=args.workers,
-        save_every=args.save_every, limit=args.limit, max_steps=args.max_steps, pretrained=args.pretrained,
-        pretrained_file=args.pretrained_file, init=str(args.init) if args.init else None, download=args.download,
+        model=args.model,
+        data_dir=str(args.data_dir),
+        run_dir=str(args.run_dir),
+        source=args.source,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        label_smoothing=args.label_smoothing,
+        ema_decay=args.ema_decay,
+        blank_fraction=args.blank_fraction,
+        val_size=args.val_size,
+        seed=args.seed,
+        threads=args.threads,
+        workers=args.workers,
+        save_every=args.save_every,
+        limit=args.limit,
+        max_steps=args.max_steps,
+        pretrained=args.pretrained,
+        pretrained_file=args.pretrained_file,
+        init=str(args.init) if args.init else None,
+        download=args.download,
     )
     history = Trainer(cfg, resume=args.resume).fit()
     if history:

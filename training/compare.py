@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -36,12 +35,14 @@ def run_compare(args: argparse.Namespace) -> int:
             f"{m['blank_recall']:.2%} | {m['digits_read_as_blank']:.2%} | {path.stat().st_size / 1e6:.1f} MB | "
             f"{latency_ms(clf, data.canvases, args.batch):.1f} ms | {clf.card.training.get('epochs_done', '?')} |"
         )
-    table = "\n".join([
-        f"| model | parameters | MNIST test accuracy | blank recall | digits read as blank | ONNX size | "
-        f"CPU latency, batch of {args.batch} (median) | epochs |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-        *rows,
-    ])
+    table = "\n".join(
+        [
+            f"| model | parameters | MNIST test accuracy | blank recall | digits read as blank | ONNX size | "
+            f"CPU latency, batch of {args.batch} (median) | epochs |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+            *rows,
+        ]
+    )
     print(table)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

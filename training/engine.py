@@ -109,7 +109,8 @@ class Trainer:
             state = torch.load(cfg.init, map_location="cpu", weights_only=True)
             self.model.load_state_dict(state.get("ema") or state.get("model") or state)
         self.ema = copy.deepcopy(self.model).eval() if cfg.ema_decay > 0 else None
-        decay, no_decay = [], []
+        decay: list[nn.Parameter] = []
+        no_decay: list[nn.Parameter] = []
         for name, p in self.model.named_parameters():
             (no_decay if p.ndim <= 1 or name.endswith(".bias") else decay).append(p)
         self.opt = torch.optim.AdamW(
@@ -127,9 +128,15 @@ class Trainer:
 
     # -- checkpoints -------------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "ema": self.ema.state_dict() if self.ema else None,
-                "opt": self.opt.state_dict(), "step": self.step, "history": self.history,
-                "best_acc": self.best_acc, "config": asdict(self.cfg)}
+        return {
+            "model": self.model.state_dict(),
+            "ema": self.ema.state_dict() if self.ema else None,
+            "opt": self.opt.state_dict(),
+            "step": self.step,
+            "history": self.history,
+            "best_acc": self.best_acc,
+            "config": asdict(self.cfg),
+        }
 
     def _save(self, name: str) -> None:
         tmp = self.run / f"{name}.tmp"
@@ -174,8 +181,14 @@ class Trainer:
             batches = [order[i : i + cfg.batch_size].tolist() for i in range(0, len(order), cfg.batch_size)]
             loader = DataLoader(self.train_set, batch_sampler=batches[offset:], num_workers=cfg.workers)
             self.model.train()
-            bar = tqdm(loader, desc=f"{cfg.model} epoch {epoch + 1}/{cfg.epochs}", initial=offset,
-                       total=len(batches), dynamic_ncols=True, mininterval=5.0)
+            bar = tqdm(
+                loader,
+                desc=f"{cfg.model} epoch {epoch + 1}/{cfg.epochs}",
+                initial=offset,
+                total=len(batches),
+                dynamic_ncols=True,
+                mininterval=5.0,
+            )
             run_loss, run_correct, run_n, t0 = 0.0, 0, 0, time.time()
             for x, y in bar:
                 for g in self.opt.param_groups:
@@ -191,8 +204,12 @@ class Trainer:
                 run_loss += float(loss) * len(y)
                 run_correct += int((logits.argmax(1) == y).sum())
                 run_n += len(y)
-                bar.set_postfix(loss=f"{run_loss / run_n:.4f}", acc=f"{run_correct / run_n:.4f}",
-                                img_s=f"{run_n / (time.time() - t0):.0f}", refresh=False)
+                bar.set_postfix(
+                    loss=f"{run_loss / run_n:.4f}",
+                    acc=f"{run_correct / run_n:.4f}",
+                    img_s=f"{run_n / (time.time() - t0):.0f}",
+                    refresh=False,
+                )
                 if cfg.save_every and self.step % cfg.save_every == 0:
                     self._save("last.pt")
                 if cfg.max_steps and steps_this_call >= cfg.max_steps:
@@ -200,8 +217,13 @@ class Trainer:
                     self._save("last.pt")
                     return self.history
             bar.close()
-            metrics = {"epoch": epoch + 1, "step": self.step, "lr": lr_at(self.step - 1, self.total_steps, cfg),
-                       "train_loss": run_loss / max(1, run_n), "train_acc": run_correct / max(1, run_n)}
+            metrics = {
+                "epoch": epoch + 1,
+                "step": self.step,
+                "lr": lr_at(self.step - 1, self.total_steps, cfg),
+                "train_loss": run_loss / max(1, run_n),
+                "train_acc": run_correct / max(1, run_n),
+            }
             metrics.update({f"val_{k}": v for k, v in self.validate().items()})
             self.history.append(metrics)
             print(json.dumps(metrics), flush=True)

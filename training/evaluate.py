@@ -41,8 +41,12 @@ def classification_metrics(probs: npt.NDArray[np.float32], labels: npt.NDArray[n
         tp = cm[i, i]
         prec = tp / max(1, cm[:, i].sum())
         rec = tp / max(1, cm[i, :].sum())
-        per_class[name] = {"precision": float(prec), "recall": float(rec),
-                           "f1": float(2 * prec * rec / max(1e-12, prec + rec)), "support": int(cm[i, :].sum())}
+        per_class[name] = {
+            "precision": float(prec),
+            "recall": float(rec),
+            "f1": float(2 * prec * rec / max(1e-12, prec + rec)),
+            "support": int(cm[i, :].sum()),
+        }
     digits = labels != BLANK
     return {
         "digit_accuracy": float((pred[digits] == labels[digits]).mean()),
@@ -69,8 +73,15 @@ def plot_confusion(cm: npt.NDArray[np.int64], path: Path, title: str) -> None:
     for i in range(cm.shape[0]):
         for j in range(cm.shape[1]):
             if cm[i, j]:
-                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if shown[i, j] > shown.max() / 2 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(cm[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if shown[i, j] > shown.max() / 2 else "black",
+                )
     ax.set_xticks(range(len(CLASSES)), CLASSES, rotation=45)
     ax.set_yticks(range(len(CLASSES)), CLASSES)
     ax.set(xlabel="predicted", ylabel="true", title=title)
@@ -126,9 +137,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     history = args.history or (args.checkpoint.parent / "history.json" if args.checkpoint else None)
     if history and Path(history).is_file():
         plot_history(json.loads(Path(history).read_text()), args.out / "training_curves.png", name)
-    print(f"{name}: digit accuracy {metrics['digit_accuracy']:.4%} on {metrics['n_digits']} test digits, "
-          f"blank recall {metrics['blank_recall']:.4%} on {metrics['n_blanks']} blanks, "
-          f"digits read as blank {metrics['digits_read_as_blank']:.4%}, ECE {metrics['ece']:.4f}")
+    print(
+        f"{name}: digit accuracy {metrics['digit_accuracy']:.4%} on {metrics['n_digits']} test digits, "
+        f"blank recall {metrics['blank_recall']:.4%} on {metrics['n_blanks']} blanks, "
+        f"digits read as blank {metrics['digits_read_as_blank']:.4%}, ECE {metrics['ece']:.4f}"
+    )
     for cls, m in metrics["per_class"].items():
         print(f"  {cls:>5}  P {m['precision']:.4f}  R {m['recall']:.4f}  F1 {m['f1']:.4f}  n {m['support']}")
     return 0

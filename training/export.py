@@ -32,8 +32,14 @@ def export_onnx(model: nn.Module, path: Path) -> None:
     dummy = torch.zeros(2, 1, INPUT_SIZE, INPUT_SIZE)
     tmp = path.with_suffix(".onnx.tmp")
     torch.onnx.export(
-        model.eval(), (dummy,), str(tmp), input_names=["digits"], output_names=["logits"],
-        dynamic_axes={"digits": {0: "batch"}, "logits": {0: "batch"}}, opset_version=OPSET, dynamo=False,
+        model.eval(),
+        (dummy,),
+        str(tmp),
+        input_names=["digits"],
+        output_names=["logits"],
+        dynamic_axes={"digits": {0: "batch"}, "logits": {0: "batch"}},
+        opset_version=OPSET,
+        dynamo=False,
     )
     onnx.checker.check_model(onnx.load(str(tmp)))
     tmp.replace(path)
@@ -60,37 +66,61 @@ def markdown_card(card: ModelCard) -> str:
     def pct(v: object) -> str:
         return f"{float(v):.2%}" if isinstance(v, int | float) else "not measured"
 
-    return f"""# Model card: {card.name}
-
-Digit classifier of actas-ocr: reads one handwritten digit (or `blank`) from a vote box.
-
-| | |
-|---|---|
-| architecture | {card.architecture} (timm for ConvNeXt), {card.parameters:,} parameters |
-| classes, in output order | {", ".join(f"`{x}`" for x in card.classes)} |
-| input | 1 x {card.input_size} x {card.input_size}, {card.ink}, digit fitted to 20 px and centred by mass (`pipeline/digit_input.py`) |
-| normalisation | (pixel / 255 - {card.mean}) / {card.std} |
-| output | logits; probabilities = softmax(logits / T), T = {card.temperature} |
-| training data | {t.get("source", "?")} train split minus {t.get("val_size", "?")} held out for validation, acta-style augmentation, {t.get("blank_fraction", "?")} synthetic blanks per digit |
-| schedule | {t.get("epochs_done", "?")} epochs of {t.get("epochs", "?")} planned, batch {t.get("batch_size", "?")}, AdamW lr {t.get("lr", "?")}, wd {t.get("weight_decay", "?")}, seed {t.get("seed", "?")}, weights EMA {t.get("ema_decay", "?")} |
-| initialisation | {t.get("init", "from scratch")} |
-| hardware | {t.get("hardware", "?")} |
-| test digit accuracy (onnxruntime) | {pct(m.get("digit_accuracy"))} on {m.get("n_digits", "?")} {t.get("source", "")} test digits |
-| blank recall | {pct(m.get("blank_recall"))} on {m.get("n_blanks", "?")} held-out synthetic blanks; digits read as blank {pct(m.get("digits_read_as_blank"))} |
-| calibration (validation) | ECE {c.get("ece_before", "?")} before, {c.get("ece_after", "?")} after temperature scaling |
-
-## Training data, honestly
-{card.notes}
-
-## Retraining
-```
-python -m training train --model convnext_tiny --source emnist --data-dir PATH/TO/EMNIST --run-dir runs/cnx
-python -m training calibrate --checkpoint runs/cnx/best.pt
-python -m training evaluate --checkpoint runs/cnx/best.pt --out runs/cnx/eval
-python -m training export --checkpoint runs/cnx/best.pt --out models/convnext_tiny.onnx --metrics runs/cnx/eval/metrics.json
-python -m training evaluate --onnx models/convnext_tiny.onnx --out runs/cnx/eval-onnx
-```
-"""
+    rows = [
+        ("architecture", f"{card.architecture} (timm for ConvNeXt), {card.parameters:,} parameters"),
+        ("classes, in output order", ", ".join(f"`{x}`" for x in card.classes)),
+        (
+            "input",
+            f"1 x {card.input_size} x {card.input_size}, {card.ink}, digit fitted to 20 px and centred "
+            "by mass (`pipeline/digit_input.py`)",
+        ),
+        ("normalisation", f"(pixel / 255 - {card.mean}) / {card.std}"),
+        ("output", f"logits; probabilities = softmax(logits / T), T = {card.temperature}"),
+        (
+            "training data",
+            f"{t.get('source', '?')} train split minus {t.get('val_size', '?')} held out for "
+            f"validation, acta-style augmentation, {t.get('blank_fraction', '?')} synthetic blanks "
+            "per digit",
+        ),
+        (
+            "schedule",
+            f"{t.get('epochs_done', '?')} epochs of {t.get('epochs', '?')} planned, batch "
+            f"{t.get('batch_size', '?')}, AdamW lr {t.get('lr', '?')}, wd {t.get('weight_decay', '?')}, "
+            f"seed {t.get('seed', '?')}, weights EMA {t.get('ema_decay', '?')}",
+        ),
+        ("initialisation", str(t.get("init", "from scratch"))),
+        ("hardware", str(t.get("hardware", "?"))),
+        (
+            "test digit accuracy (onnxruntime)",
+            f"{pct(m.get('digit_accuracy'))} on {m.get('n_digits', '?')} {t.get('source', '')} test digits",
+        ),
+        (
+            "blank recall",
+            f"{pct(m.get('blank_recall'))} on {m.get('n_blanks', '?')} held-out synthetic blanks; "
+            f"digits read as blank {pct(m.get('digits_read_as_blank'))}",
+        ),
+        (
+            "calibration (validation)",
+            f"ECE {c.get('ece_before', '?')} before, {c.get('ece_after', '?')} after temperature scaling",
+        ),
+    ]
+    table = "\n".join(f"| {k} | {v} |" for k, v in rows)
+    retrain = "\n".join(
+        [
+            "python -m training train --model convnext_tiny --source emnist --data-dir PATH/TO/EMNIST \\",
+            "    --run-dir runs/cnx --epochs 20",
+            "python -m training calibrate --checkpoint runs/cnx/best.pt",
+            "python -m training evaluate --checkpoint runs/cnx/best.pt --out runs/cnx/eval",
+            "python -m training export --checkpoint runs/cnx/best.pt --out models/convnext_tiny.onnx \\",
+            "    --metrics runs/cnx/eval/metrics.json",
+            "python -m training evaluate --onnx models/convnext_tiny.onnx --out runs/cnx/eval-onnx",
+        ]
+    )
+    return (
+        f"# Model card: {card.name}\n\nDigit classifier of actas-ocr: reads one handwritten digit (or `blank`) "
+        f"from a vote box.\n\n| | |\n|---|---|\n{table}\n\n## Training data, honestly\n{card.notes}\n\n"
+        f"## Retraining\n```\n{retrain}\n```\n"
+    )
 
 
 NOTES = (
@@ -116,15 +146,35 @@ def run_export(args: argparse.Namespace) -> int:
     metrics = {k: v for k, v in metrics.items() if k not in ("confusion",)}
     history = state.get("history", [])
     card = ModelCard(
-        name=args.out.stem, architecture=cfg["model"], temperature=temperature,
+        name=args.out.stem,
+        architecture=cfg["model"],
+        temperature=temperature,
         parameters=sum(p.numel() for p in model.parameters()),
-        training={**{k: cfg[k] for k in ("source", "epochs", "batch_size", "lr", "weight_decay", "seed",
-                                         "val_size", "blank_fraction", "ema_decay", "label_smoothing")},
-                  "epochs_done": len(history), "steps": state["step"],
-                  "init": cfg.get("init") or ("ImageNet (timm)" if cfg.get("pretrained") else "from scratch"),
-                  "hardware": args.hardware or f"{platform.processor() or platform.machine()}, CPU",
-                  "final_val": history[-1] if history else None},
-        metrics=metrics, calibration=calib, notes=NOTES,
+        training={
+            **{
+                k: cfg[k]
+                for k in (
+                    "source",
+                    "epochs",
+                    "batch_size",
+                    "lr",
+                    "weight_decay",
+                    "seed",
+                    "val_size",
+                    "blank_fraction",
+                    "ema_decay",
+                    "label_smoothing",
+                )
+            },
+            "epochs_done": len(history),
+            "steps": state["step"],
+            "init": cfg.get("init") or ("ImageNet (timm)" if cfg.get("pretrained") else "from scratch"),
+            "hardware": args.hardware or f"{platform.processor() or platform.machine()}, CPU",
+            "final_val": history[-1] if history else None,
+        },
+        metrics=metrics,
+        calibration=calib,
+        notes=NOTES,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     card_path(args.out).write_text(card.model_dump_json(indent=2))

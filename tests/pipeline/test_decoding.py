@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.decoding import BoxEvidence, flag_broken_rules, read_field
+from pipeline.constraints import constrained_reading
+from pipeline.decoding import BoxEvidence, apply_correction, flag_broken_rules, read_field
 from pipeline.digit_input import BLANK, CLASSES
 from pipeline.rules import check_rules
 from pipeline.templates import load_templates
@@ -45,12 +46,82 @@ def test_ink_read_as_blank_is_flagged() -> None:
 
 def test_broken_rule_flags_its_fields_only() -> None:
     runoff = load_templates()["bo2025-runoff"]
-    values = {"presidente.PDC": 40, "presidente.LIBRE": 164, "presidente.VOTOS_VALIDOS": 205,
-              "presidente.VOTOS_BLANCOS": 2, "presidente.VOTOS_NULOS": 3,
-              "mesa.ELECTORES_HABILITADOS": 240, "mesa.PAPELETAS_EN_ANFORA": 210, "mesa.PAPELETAS_NO_UTILIZADAS": 30}
+    values = {
+        "presidente.PDC": 40,
+        "presidente.LIBRE": 164,
+        "presidente.VOTOS_VALIDOS": 205,
+        "presidente.VOTOS_BLANCOS": 2,
+        "presidente.VOTOS_NULOS": 3,
+        "mesa.ELECTORES_HABILITADOS": 240,
+        "mesa.PAPELETAS_EN_ANFORA": 210,
+        "mesa.PAPELETAS_NO_UTILIZADAS": 30,
+    }
     checks = check_rules(runoff, values)
     assert [c.ok for c in checks] == [False, True, True]
     assert (checks[0].left, checks[0].right) == (205, 204)
     fields = [read_field(k.split(".")[0], k.split(".")[1], k, [_box(0)] * 3) for k in values]
     flagged = {f"{f.section}.{f.key}" for f in flag_broken_rules(fields, checks) if f.needs_review}
     assert flagged == {"presidente.VOTOS_VALIDOS", "presidente.PDC", "presidente.LIBRE"}
+
+
+# -- constrained decoding -------------------------------------------------------------------------
+
+
+def _probs(text: str, alt: dict[int, tuple[str, float]] | None = None, p: float = 0.97) -> np.ndarray:
+    """Box probabilities for `text` ('_' blank), with optional (box -> (class, probability)) runners-up."""
+    out = np.full((len(text), len(CLASSES)), (1 - p) / (len(CLASSES) - 1), np.float32)
+    for i, ch in enumerate(text):
+        out[i, BLANK if ch == "_" else int(ch)] = p
+    for i, (ch, q) in (alt or {}).items():
+        top = int(out[i].argmax())
+        out[i, BLANK if ch == "_" else int(ch)] = q
+        out[i, top] = 1 - q - (len(CLASSES) - 2) * (1 - p) / (len(CLASSES) - 1)
+    return out
+
+
+def _runoff_probs(**overrides: np.ndarray) -> dict[str, np.ndarray]:
+    """A consistent runoff acta: 40 + 164 = 204; 204 + 2 + 3 = 209; 209 + 31 = 240."""
+    texts = {"presidente.PDC": "040", "presidente.LIBRE": "164", "presidente.VOTOS_VALIDOS": "204",
+             "presidente.VOTOS_BLANCOS": "002", "presidente.VOTOS_NULOS": "003",
+             "mesa.ELECTORES_HABILITADOS": "240", "mesa.PAPELETAS_EN_ANFORA": "209",
+             "mesa.PAPELETAS_NO_UTILIZADAS": "031"}
+    probs = {k: _probs(v) for k, v in texts.items()}
+    probs.update({k.replace("__", "."): v for k, v in overrides.items()})
+    return probs
+
+
+def test_consistent_reading_is_left_alone() -> None:
+    assert constrained_reading(load_templates()["bo2025-runoff"], _runoff_probs()) is None
+
+
+def test_single_misread_digit_is_corrected_by_the_rules() -> None:
+    # LIBRE's middle box read as 0 (p .70) though 6 had .28: 104 breaks valid = PDC + LIBRE.
+    probs = _runoff_probs(presidente__LIBRE=_probs("104", {1: ("6", 0.28)}))
+    fix = constrained_reading(load_templates()["bo2025-runoff"], probs)
+    assert fix is not None and fix.labels == {"presidente.LIBRE": (1, 6, 4)}
+    assert fix.odds > 1
+
+
+def test_paper_with_wrong_sums_stays_as_written() -> None:
+    # The jurors wrote 205 valid votes for 40 + 164, and every box is read with confidence.
+    probs = _runoff_probs(presidente__VOTOS_VALIDOS=_probs("205"), mesa__PAPELETAS_EN_ANFORA=_probs("210"),
+                          mesa__PAPELETAS_NO_UTILIZADAS=_probs("030"))
+    assert constrained_reading(load_templates()["bo2025-runoff"], probs) is None
+
+
+def test_ambiguous_correction_is_refused() -> None:
+    # Either PDC 040 -> 041 or LIBRE 164 -> 165 would fix the sum equally well: no clear winner.
+    probs = _runoff_probs(presidente__VOTOS_VALIDOS=_probs("205", p=0.99),
+                          presidente__PDC=_probs("040", {2: ("1", 0.3)}),
+                          presidente__LIBRE=_probs("164", {2: ("5", 0.3)}),
+                          mesa__PAPELETAS_EN_ANFORA=_probs("210"), mesa__PAPELETAS_NO_UTILIZADAS=_probs("030"))
+    assert constrained_reading(load_templates()["bo2025-runoff"], probs) is None
+
+
+def test_correction_keeps_the_original_and_flags_a_thin_margin() -> None:
+    boxes = [BoxEvidence(p, True, (0, 0, 10, 10)) for p in _probs("104", {1: ("6", 0.28)})]
+    field = read_field("presidente", "LIBRE", "LIBRE", boxes)
+    fixed = apply_correction(field, boxes, (1, 6, 4), confidence=0.8, trusted=False)
+    assert (fixed.value, fixed.text, fixed.original_value, fixed.original_text) == (164, "164", 104, "104")
+    assert fixed.auto_corrected and fixed.needs_review and "correction margin thin" in fixed.reasons
+    assert fixed.digits[1].char == "6" and fixed.digits[1].alternatives[0][0] == "0"

@@ -26,7 +26,7 @@ def test_real_acta_reads_every_field(reader: ActaReader, path, truth) -> None:  
 
 
 def test_reading_document_shape(reader: ActaReader) -> None:
-    path, truth = CASES[0]
+    path, _truth = CASES[0]
     reading = reader.read(path.read_bytes())
     fields = {f"{f.section}.{f.key}": f for f in reading.fields}
     assert set(fields) == set(reader.templates[reading.template].field_keys)
@@ -36,8 +36,10 @@ def test_reading_document_shape(reader: ActaReader) -> None:
         assert f.needs_review == bool(f.reasons)
         for d in f.digits:
             x, y, w, h = d.box  # in the uploaded image's pixels
-            assert 0 <= x and 0 <= y and w > 10 and h > 10
-    assert reading.needs_review == (any(f.needs_review for f in reading.fields) or not all(c.ok for c in reading.checks))
+            assert x >= 0 and y >= 0 and w > 10 and h > 10
+    assert reading.needs_review == (
+        any(f.needs_review for f in reading.fields) or not all(c.ok for c in reading.checks)
+    )
     assert set(reading.timings_ms) >= {"decode", "register", "cells", "classify", "total"}
     assert fields["presidente.MORENA"].value is None  # left blank by hand on this acta
 

@@ -28,7 +28,10 @@ def test_rules_are_the_printed_ones() -> None:
     runoff = load_templates()["bo2025-runoff"]
     rules = {r.name: (r.left, r.right) for r in runoff.rules}
     assert (["presidente.VOTOS_VALIDOS"], ["presidente.PDC", "presidente.LIBRE"]) in rules.values()
-    assert (["mesa.PAPELETAS_EN_ANFORA", "mesa.PAPELETAS_NO_UTILIZADAS"], ["mesa.ELECTORES_HABILITADOS"]) in rules.values()
+    assert (
+        ["mesa.PAPELETAS_EN_ANFORA", "mesa.PAPELETAS_NO_UTILIZADAS"],
+        ["mesa.ELECTORES_HABILITADOS"],
+    ) in rules.values()
 
 
 def test_a_new_form_is_a_new_file(tmp_path: Path) -> None:
@@ -55,5 +58,5 @@ def test_missing_box_is_refused(tmp_path: Path) -> None:
     del data["variants"][0]["boxes"]["presidente.PDC"]
     path = tmp_path / "broken.json"
     path.write_text(json.dumps(data))
-    with pytest.raises(ValueError, match="presidente.PDC"):
+    with pytest.raises(ValueError, match=r"presidente\.PDC"):
         load_template(path)

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from pipeline.digit_input import INPUT_SIZE
+from tests.conftest import MNIST
 from training.data.augment import augment_digit
 from training.data.blanks import synth_blank
 from training.data.idx import read_idx
 from training.data.sources import load_emnist_digits, load_mnist, train_val_split
-from tests.conftest import MNIST
 
 
 def test_real_mnist_test_split() -> None:
@@ -27,7 +27,7 @@ def test_real_mnist_test_split() -> None:
 def test_validation_split_is_disjoint_and_seeded() -> None:
     test = load_mnist(MNIST, "test")
     a_train, a_val = train_val_split(test, 500, seed=1)
-    b_train, b_val = train_val_split(test, 500, seed=1)
+    _b_train, b_val = train_val_split(test, 500, seed=1)
     assert len(a_val) == 500 and len(a_train) == 9500
     assert np.array_equal(a_val.labels, b_val.labels)
 
@@ -76,6 +76,6 @@ def test_blanks_hold_nothing_digit_sized_inside_the_box() -> None:
     for _ in range(300):
         blank = synth_blank(rng)
         inner = blank[4:-4, 4:-4] > 80  # edge fragments live in the outer 4 px band
-        n, _, stats, _ = cv2.connectedComponentsWithStats(inner.astype(np.uint8))
+        _n, _, stats, _ = cv2.connectedComponentsWithStats(inner.astype(np.uint8))
         tallest = max((int(s[cv2.CC_STAT_HEIGHT]) for s in stats[1:]), default=0)
         assert tallest < 10

@@ -10,10 +10,10 @@ import torch
 import torch.nn.functional as F
 
 from pipeline.digit_input import CLASSES, center_digit, to_model_input
+from tests.conftest import MNIST
 from training.data.sources import load_mnist
 from training.engine import TrainConfig, Trainer
 from training.models import create_model, list_models
-from tests.conftest import MNIST
 
 
 def test_registry() -> None:
@@ -48,8 +48,18 @@ def test_architecture_learns_a_batch(name: str, lr: float) -> None:
 
 
 def test_trainer_checkpoints_and_resumes(tmp_path: Path) -> None:
-    cfg = TrainConfig(model="lenet5", data_dir=str(MNIST), run_dir=str(tmp_path), epochs=1, batch_size=32,
-                      limit=320, val_size=200, max_steps=3, save_every=0, threads=1)
+    cfg = TrainConfig(
+        model="lenet5",
+        data_dir=str(MNIST),
+        run_dir=str(tmp_path),
+        epochs=1,
+        batch_size=32,
+        limit=320,
+        val_size=200,
+        max_steps=3,
+        save_every=0,
+        threads=1,
+    )
     Trainer(cfg).fit()
     assert (tmp_path / "last.pt").is_file()
     resumed = Trainer(cfg, resume=True)

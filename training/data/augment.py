@@ -38,7 +38,7 @@ def add_scan_nuisance(canvas: U8, rng: np.random.Generator) -> U8:
     """Blur, ink contrast, small shift, border fragments, specks, noise on a centred canvas."""
     img = canvas.astype(np.float32)
     if rng.random() < 0.5:
-        img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.3, 0.9)))
+        img = np.asarray(cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.3, 0.9))), np.float32)
     if rng.random() < 0.5:  # faint or uneven ink
         img = img * float(rng.uniform(0.55, 1.0))
     if rng.random() < 0.3:
@@ -126,7 +126,7 @@ def _affine(img: U8, rng: np.random.Generator) -> U8:
     m = rot[:, :2] @ a[:, :2]
     t = np.array([c, c]) - m @ np.array([c, c])
     mat = np.hstack([m, t[:, None]]).astype(np.float64)
-    return cv2.warpAffine(img, mat, (_CANVAS, _CANVAS), flags=cv2.INTER_LINEAR, borderValue=0)
+    return np.asarray(cv2.warpAffine(img, mat, (_CANVAS, _CANVAS), flags=cv2.INTER_LINEAR, borderValue=0), np.uint8)
 
 
 def _thickness(img: U8, rng: np.random.Generator) -> U8:
@@ -134,9 +134,9 @@ def _thickness(img: U8, rng: np.random.Generator) -> U8:
     k = int(rng.choice([-2, -1, 0, 0, 1, 2, 3]))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
     if k > 0:
-        return cv2.dilate(img, kernel, iterations=k)
+        return np.asarray(cv2.dilate(img, kernel, iterations=k), np.uint8)
     if k < 0:
-        thinner = cv2.erode(img, kernel, iterations=-k)
+        thinner = np.asarray(cv2.erode(img, kernel, iterations=-k), np.uint8)
         if (thinner > 100).sum() > 0.35 * (img > 100).sum():  # never erase the digit
             return thinner
     return img

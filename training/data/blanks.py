@@ -41,7 +41,7 @@ def synth_blank(rng: np.random.Generator) -> U8:
         if rng.random() < 0.5:
             draw_edge_fragments(img, rng, n_edges=int(rng.integers(1, 3)))
     if rng.random() < 0.5:
-        img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.3, 0.9)))
+        img = np.asarray(cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.3, 0.9))), np.float32)
     if rng.random() < 0.7:
         img = img + rng.normal(0.0, float(rng.uniform(2, 14)), img.shape).astype(np.float32)
     return np.clip(img, 0, 255).astype(np.uint8)

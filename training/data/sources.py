@@ -48,8 +48,9 @@ def load_emnist_digits(root: Path, split: str, download: bool = False) -> DigitS
 
         ds = EMNIST(str(root), split="digits", train=(split == "train"), download=True)
         images, labels = ds.data.numpy(), ds.targets.numpy()
-    return DigitSplit(np.ascontiguousarray(np.asarray(images, np.uint8).transpose(0, 2, 1)),
-                      np.asarray(labels, np.int64))
+    return DigitSplit(
+        np.ascontiguousarray(np.asarray(images, np.uint8).transpose(0, 2, 1)), np.asarray(labels, np.int64)
+    )
 
 
 def load_source(name: str, root: Path, split: str, download: bool = False) -> DigitSplit:

@@ -24,13 +24,24 @@ class AlexNetSmall(nn.Module):
     def __init__(self, num_classes: int, dropout: float = 0.5) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            *_conv(1, 48), nn.MaxPool2d(2),  # 16
-            *_conv(48, 128), nn.MaxPool2d(2),  # 8
-            *_conv(128, 192), *_conv(192, 192), *_conv(192, 128), nn.MaxPool2d(2),  # 4
+            *_conv(1, 48),
+            nn.MaxPool2d(2),  # 16
+            *_conv(48, 128),
+            nn.MaxPool2d(2),  # 8
+            *_conv(128, 192),
+            *_conv(192, 192),
+            *_conv(192, 128),
+            nn.MaxPool2d(2),  # 4
         )
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Dropout(dropout), nn.Linear(128 * 4 * 4, 1024), nn.ReLU(inplace=True),
-            nn.Dropout(dropout), nn.Linear(1024, 1024), nn.ReLU(inplace=True), nn.Linear(1024, num_classes),
+            nn.Flatten(),
+            nn.Dropout(dropout),
+            nn.Linear(128 * 4 * 4, 1024),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(1024, 1024),
+            nn.ReLU(inplace=True),
+            nn.Linear(1024, num_classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -15,11 +15,20 @@ from training.models.registry import register_model
 
 
 @register_model
-def convnext_tiny(num_classes: int, pretrained: bool = False, pretrained_file: str | None = None,
-                  drop_path_rate: float = 0.1, **_: Any) -> nn.Module:
+def convnext_tiny(
+    num_classes: int,
+    pretrained: bool = False,
+    pretrained_file: str | None = None,
+    drop_path_rate: float = 0.1,
+    **_: Any,
+) -> nn.Module:
     overlay = {"file": pretrained_file} if pretrained_file else None
     model: nn.Module = timm.create_model(
-        "convnext_tiny", pretrained=pretrained or bool(pretrained_file), pretrained_cfg_overlay=overlay,
-        in_chans=1, num_classes=num_classes, drop_path_rate=drop_path_rate,
+        "convnext_tiny",
+        pretrained=pretrained or bool(pretrained_file),
+        pretrained_cfg_overlay=overlay,
+        in_chans=1,
+        num_classes=num_classes,
+        drop_path_rate=drop_path_rate,
     )
     return model

@@ -1,0 +1,72 @@
+"""`actas read`, `actas eval`, `actas templates` as a user runs them: output, messages, exit status."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import main
+from tests.conftest import ACTAS
+
+
+def test_read_prints_one_document_per_file_and_writes_overlays(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = [ACTAS / "bo2025-runoff" / "mesa_1000551.jpg", ACTAS / "bo2025-runoff" / "mesa_8002451.jpg"]
+    assert main(["read", *map(str, files), "--cpu", "--overlay", str(tmp_path / "audit")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    docs = [json.loads(line) for line in lines]
+    assert [d["template"] for d in docs] == ["bo2025-runoff"] * 2
+    assert docs[0]["counts"]["presidente"]["LIBRE"] == 164
+    assert sorted(p.name for p in (tmp_path / "audit").iterdir()) == [
+        "mesa_1000551.overlay.png",
+        "mesa_8002451.overlay.png",
+    ]
+
+
+def test_bad_files_are_named_and_the_rest_still_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = ACTAS / "bo2025-runoff" / "mesa_5018381.jpg"
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.txt"
+    text.write_text("not a scan")
+    truncated = tmp_path / "cut.jpg"
+    truncated.write_bytes(good.read_bytes()[:5000])
+    missing = tmp_path / "nope.jpg"
+    status = main(["read", str(empty), str(text), str(good), str(truncated), str(missing), "--cpu"])
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert len(out.strip().splitlines()) == 1 and json.loads(out)["mesa_code"] == "501838-1"
+    for name, reason in (
+        ("empty.jpg", "empty"),
+        ("notes.txt", "not a JPEG"),
+        ("cut.jpg", "truncated"),
+        ("nope.jpg", "No such file"),
+    ):
+        assert any(name in line and reason in line for line in err.splitlines()), (name, err)
+    assert "Traceback" not in err
+
+
+def test_eval_closes_with_the_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copytree(ACTAS / "bo2025-runoff", tmp_path / "runoff")
+    truth = json.loads((tmp_path / "runoff" / "truth.json").read_text())
+    truth["actas"]["mesa_1000551.jpg"]["counts"]["presidente"]["PDC"] = 41  # a deliberately wrong truth
+    (tmp_path / "runoff" / "truth.json").write_text(json.dumps(truth))
+    assert main(["eval", str(tmp_path / "runoff"), "--cpu"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert any("mesa_1000551.jpg" in line and "presidente.PDC" in line and " 41 " in line for line in out)
+    assert out[-1].startswith("field accuracy 96.00% (24/25), actas exact 4/5, unflagged errors")
+
+
+def test_templates_lists_the_forms(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["templates"]) == 0
+    out = capsys.readouterr().out
+    assert "bo2025-general" in out and "bo2025-runoff" in out and "variants A1, A3" in out
+
+
+def test_eval_without_truth_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", str(tmp_path)]) == 2
+    assert "truth.json" in capsys.readouterr().err

@@ -1,0 +1,36 @@
+"""The model in models/ is what the card says and reads real MNIST test digits."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.classifier import DigitClassifier
+from pipeline.digit_input import BLANK, CLASSES, INPUT_SIZE, center_digit
+from pipeline.reader import DEFAULT_MODEL
+from tests.conftest import MNIST
+from training.data.sources import load_mnist
+
+
+def test_card_matches_the_input_contract() -> None:
+    clf = DigitClassifier(DEFAULT_MODEL, prefer_gpu=False)
+    card = clf.card
+    assert card.architecture == "convnext_tiny"
+    assert card.classes == list(CLASSES) and card.input_size == INPUT_SIZE
+    assert 0.2 < card.temperature < 5
+    assert "from scratch" in card.notes and "EMNIST" in card.notes
+
+
+def test_reads_real_mnist_test_digits() -> None:
+    clf = DigitClassifier(DEFAULT_MODEL, prefer_gpu=False)
+    test = load_mnist(MNIST, "test")
+    idx = np.arange(0, 10000, 5)  # 2,000 digits across the whole test set
+    canvases = np.stack([center_digit(img) for img in test.images[idx]])
+    pred = clf.predict(canvases).labels
+    assert (pred == test.labels[idx]).mean() >= 0.99
+    assert (pred == BLANK).mean() <= 0.005
+
+
+def test_empty_canvas_is_blank() -> None:
+    clf = DigitClassifier(DEFAULT_MODEL, prefer_gpu=False)
+    p = clf.predict(np.zeros((3, INPUT_SIZE, INPUT_SIZE), np.uint8))
+    assert (p.labels == BLANK).all() and (p.confidence > 0.9).all()

@@ -1,0 +1,63 @@
+"""Export to ONNX: checker, dynamic batch, parity with PyTorch, and the model card beside it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.classifier import DigitClassifier
+from pipeline.digit_input import CLASSES
+from tests.conftest import MNIST
+from training.calibration import calibration_report, expected_calibration_error, fit_temperature
+from training.engine import TrainConfig, Trainer
+from training.export import run_export
+
+
+@pytest.mark.parametrize("name", ["lenet5", "convnext_tiny"])
+def test_export_passes_parity_and_writes_the_card(tmp_path: Path, name: str) -> None:
+    run = tmp_path / "run"
+    cfg = TrainConfig(
+        model=name,
+        data_dir=str(MNIST),
+        run_dir=str(run),
+        epochs=1,
+        batch_size=16,
+        limit=64,
+        val_size=100,
+        max_steps=2,
+        save_every=0,
+        threads=2,
+    )
+    Trainer(cfg).fit()
+    (run / "calibration.json").write_text(json.dumps({"temperature": 1.5, "ece_before": 0.1, "ece_after": 0.05}))
+    out = tmp_path / "models" / f"{name}.onnx"
+    args = argparse.Namespace(
+        checkpoint=run / "last.pt", out=out, data_dir=MNIST, calibration=None, metrics=None, hardware="test"
+    )
+    assert run_export(args) == 0  # raises ParityError if onnxruntime and PyTorch disagree by > 1e-4
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["architecture"] == name and card["classes"] == list(CLASSES)
+    assert card["temperature"] == 1.5 and card["input_size"] == 32
+    assert "from scratch" in out.with_suffix(".md").read_text()
+    clf = DigitClassifier(out, prefer_gpu=False)
+    for batch in (1, 7):  # dynamic batch axis
+        assert clf.logits(np.zeros((batch, 32, 32), np.uint8)).shape == (batch, len(CLASSES))
+
+
+def test_temperature_scaling_fixes_overconfidence() -> None:
+    rng = np.random.default_rng(0)
+    n = 4000
+    labels = rng.integers(0, len(CLASSES), n)
+    logits = rng.normal(0, 1, (n, len(CLASSES))).astype(np.float32)
+    logits[np.arange(n), labels] += 2.0
+    logits *= 4.0  # four times too confident
+    t = fit_temperature(logits, labels)
+    assert 3.0 < t < 5.5
+    report = calibration_report(logits, labels)
+    assert report["ece_after"] < report["ece_before"] / 2
+    probs = np.eye(len(CLASSES), dtype=np.float32)[labels]
+    assert expected_calibration_error(probs, labels) == 0.0
