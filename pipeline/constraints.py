@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pipeline.digit_input import BLANK, CLASSES
-from pipeline.templates import Template
+from pipeline.templates import RuleSpec, Template
 
 TOP_PER_BOX = 3  # classes considered per box
 CANDIDATES_PER_FIELD = 6  # readings kept per field, most probable first
@@ -82,31 +82,61 @@ def field_candidates(probs: npt.NDArray[np.float32]) -> list[Candidate]:
     return out[:CANDIDATES_PER_FIELD]
 
 
-def _satisfied(template: Template, values: dict[str, int | None]) -> bool:
-    return all(sum(values[k] or 0 for k in r.left) == sum(values[k] or 0 for k in r.right) for r in template.rules)
+def _holds(rule: RuleSpec, values: dict[str, int | None]) -> bool:
+    return sum(values[k] or 0 for k in rule.left) == sum(values[k] or 0 for k in rule.right)
 
 
-def constrained_reading(template: Template, probs: dict[str, npt.NDArray[np.float32]]) -> Correction | None:
-    """The correction to apply, or None (rules already hold, or no trustworthy reading satisfies them)."""
+def _groups(broken: list[RuleSpec], free: set[str]) -> list[tuple[list[RuleSpec], list[str]]]:
+    """Broken rules joined when they share a free field: each group is corrected on its own."""
+    groups: list[tuple[list[RuleSpec], set[str]]] = []
+    for rule in broken:
+        fields = {k for k in (*rule.left, *rule.right) if k in free}
+        joined = [g for g in groups if g[1] & fields]
+        for g in joined:
+            groups.remove(g)
+        groups.append(([rule, *(r for g in joined for r in g[0])], fields.union(*(g[1] for g in joined))))
+    return [(rules, sorted(fields)) for rules, fields in groups]
+
+
+def constrained_reading(template: Template, probs: dict[str, npt.NDArray[np.float32]]) -> list[Correction]:
+    """The corrections to apply, one per independent group of broken rules; empty when the rules hold
+    or no trustworthy reading satisfies them.
+
+    Fields that take part in a rule that holds are kept as read: a satisfied sum is strong evidence
+    that its fields are right. The others, in the broken rules, may change (MAX_CHANGED per group)."""
     top = {name: tuple(int(i) for i in p.argmax(axis=1)) for name, p in probs.items()}
     values = {name: value_of(labels) for name, labels in top.items()}
-    if _satisfied(template, values):
-        return None
-    ruled = {k for r in template.rules for k in (*r.left, *r.right)}
-    cands = {name: field_candidates(probs[name]) for name in probs if name in ruled}
-    top_logp = {name: _logp(probs[name], top[name]) for name in cands}
+    broken = [r for r in template.rules if not _holds(r, values)]
+    fixed = {k for r in template.rules if _holds(r, values) for k in (*r.left, *r.right)}
+    free = {k for r in broken for k in (*r.left, *r.right)} - fixed
+    out = []
+    for rules, fields in _groups(broken, free):
+        fix = _correct_group(rules, fields, probs, top, values)
+        if fix is not None:
+            out.append(fix)
+    return out
+
+
+def _correct_group(
+    rules: list[RuleSpec],
+    names: list[str],
+    probs: dict[str, npt.NDArray[np.float32]],
+    top: dict[str, tuple[int, ...]],
+    values: dict[str, int | None],
+) -> Correction | None:
+    cands = {name: field_candidates(probs[name]) for name in names}
+    top_logp = {name: _logp(probs[name], top[name]) for name in names}
     found: list[tuple[float, dict[str, Candidate]]] = []
-    names = sorted(cands)
     for n_changed in range(1, MAX_CHANGED + 1):
         for fields in itertools.combinations(names, n_changed):
             for choice in itertools.product(*(cands[f] for f in fields)):
-                if any(c.labels == top[f] or not _plausible(probs[f], c) for f, c in zip(fields, choice, strict=True)):
+                pairs = list(zip(fields, choice, strict=True))
+                if any(c.labels == top[f] or not _plausible(probs[f], c) for f, c in pairs):
                     continue
                 trial = dict(values)
-                trial.update({f: c.value for f, c in zip(fields, choice, strict=True)})
-                if _satisfied(template, trial):
-                    gain = sum(c.logp - top_logp[f] for f, c in zip(fields, choice, strict=True))
-                    found.append((gain, dict(zip(fields, choice, strict=True))))
+                trial.update({f: c.value for f, c in pairs})
+                if all(_holds(r, trial) for r in rules):
+                    found.append((sum(c.logp - top_logp[f] for f, c in pairs), dict(pairs)))
     if not found:
         return None
     found.sort(key=lambda t: -t[0])

@@ -14,6 +14,7 @@ U8 = npt.NDArray[np.uint8]
 
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "TIFF": "image/tiff"}
 DEFAULT_MAX_PIXELS = 60_000_000  # 400 dpi A3 is about 30 Mpx
+MIN_SIDE = 300  # a scan whose short side is below this cannot show a form's boxes (A4 at 150 dpi: 1240)
 
 
 class ImageError(ValueError):
@@ -62,6 +63,10 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> U8:
         raise ImageTooLarge(f"image has too many pixels ({exc})") from exc
     except Exception as exc:  # PIL raises many types for damaged headers
         raise CorruptImage(f"damaged {fmt} header") from exc
+    if min(width, height) < MIN_SIDE:
+        raise UnsupportedImage(
+            f"image is {width}x{height} pixels; a scanned acta is at least {MIN_SIDE} px on each side"
+        )
     if width * height > max_pixels:
         raise ImageTooLarge(f"image is {width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,}")
     if fmt == "JPEG" and b"\xff\xd9" not in data[-1024:]:

@@ -64,27 +64,32 @@ class ActaReader:
         scan = decode_image(data, self.max_pixels)
         t["decode"] = time.perf_counter()
         gray = np.asarray(cv2.cvtColor(scan, cv2.COLOR_BGR2GRAY), np.uint8)
-        reg = self.registrar.register(gray, only=template)
+        ranked = self.registrar.register_ranked(gray, only=template)
         t["register"] = time.perf_counter()
-        return self._read_registered(scan, reg, hashlib.sha256(data).hexdigest(), t), scan
+        # The first registration whose boxes are where the template puts them; the next candidate
+        # (another print variant, or SIFT's warp) when they are not.
+        found: list[str] = []
+        for reg in ranked:
+            groups = locate_groups(scan, reg)
+            share = sum(g.snapped for g in groups.values()) / len(groups)
+            if share >= MIN_BOXES_FOUND:
+                return self._read_registered(scan, reg, groups, hashlib.sha256(data).hexdigest(), t), scan
+            found.append(f"{reg.template.id}/{reg.variant.id} {share:.0%}")
+        raise NotAForm(
+            f"the form's boxes are not where its template puts them (groups found: {', '.join(found)}): "
+            "not a known form, or too distorted to read"
+        )
 
-    def _read_registered(self, scan: np.ndarray, reg: Registration, acta_id: str, t: dict[str, float]) -> ActaReading:
+    def _read_registered(
+        self, scan: np.ndarray, reg: Registration, groups: dict[str, GroupPatch], acta_id: str, t: dict[str, float]
+    ) -> ActaReading:
         tpl, variant = reg.template, reg.variant
-        groups: dict[str, GroupPatch] = {}
         canvases, evidence_at = [], []
-        for name, box in variant.boxes.items():
-            n = tpl.fields[name][1].digits
-            g = groups[name] = extract_group(scan, reg.scan_to_ref, box, n)
+        for name, g in groups.items():
             for rect in g.cells:
                 cell = segment_cell(g.image, rect)
                 canvases.append(cell.canvas)
                 evidence_at.append((name, cell.ink, _to_scan_box(g, rect)))
-        snapped = sum(g.snapped for g in groups.values()) / len(groups)
-        if snapped < MIN_BOXES_FOUND:
-            raise NotAForm(
-                f"the boxes of {tpl.id}/{variant.id} are not where the form puts them "
-                f"({snapped:.0%} of the groups found): not this form, or too distorted to read"
-            )
         t["cells"] = time.perf_counter()
         probs = self.classifier.predict(np.stack(canvases)).probs
         t["classify"] = time.perf_counter()
@@ -96,11 +101,10 @@ class ActaReader:
         for name, boxes in by_field.items():
             section, spec = tpl.fields[name]
             fields.append(read_field(section.key, spec.key, spec.label, boxes))
-        correction = constrained_reading(tpl, {n: np.stack([b.probs for b in bs]) for n, bs in by_field.items()})
-        if correction is not None:
+        for fix in constrained_reading(tpl, {n: np.stack([b.probs for b in bs]) for n, bs in by_field.items()}):
             fields = [
-                apply_correction(f, by_field[fname], correction.labels[fname], correction.confidence, correction.trusted)
-                if (fname := f"{f.section}.{f.key}") in correction.labels
+                apply_correction(f, by_field[name], fix.labels[name], fix.confidence, fix.trusted)
+                if (name := f"{f.section}.{f.key}") in fix.labels
                 else f
                 for f in fields
             ]
@@ -132,6 +136,15 @@ class ActaReader:
             needs_review=any(f.needs_review for f in fields) or not all(c.ok for c in checks),
             timings_ms={k: round(v * 1000, 1) for k, v in timings.items()},
         )
+
+
+def locate_groups(scan: np.ndarray, reg: Registration) -> dict[str, GroupPatch]:
+    """Every field's group of boxes under this registration."""
+    tpl = reg.template
+    return {
+        name: extract_group(scan, reg.scan_to_ref, box, tpl.fields[name][1].digits)
+        for name, box in reg.variant.boxes.items()
+    }
 
 
 def _to_scan_box(g: GroupPatch, rect: tuple[int, int, int, int]) -> PixelBox:

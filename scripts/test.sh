@@ -8,4 +8,5 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install -q -e ".[train,dev]"
 .venv/bin/ruff check .
 .venv/bin/mypy
+.venv/bin/hadolint Dockerfile Dockerfile.gpu
 .venv/bin/python -m pytest -q "$@"

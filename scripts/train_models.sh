@@ -9,11 +9,11 @@ DATA=${DATA:-../shared/data/mnist}
 PY=${PY:-.venv/bin/python}
 
 $PY -m training train --model convnext_tiny --data-dir "$DATA" --run-dir "$RUNS/convnext_tiny" \
-    --epochs 5 --batch-size 128 --lr 1e-3 --ema-decay 0.998 --seed 0 --resume
+    --epochs 4 --batch-size 128 --lr 1e-3 --ema-decay 0.998 --seed 0 --resume
 $PY -m training train --model lenet5 --data-dir "$DATA" --run-dir "$RUNS/lenet5" \
-    --epochs 6 --batch-size 128 --lr 2e-3 --weight-decay 1e-4 --ema-decay 0.999 --seed 0 --resume
+    --epochs 4 --batch-size 128 --lr 2e-3 --weight-decay 1e-4 --ema-decay 0.999 --seed 0 --resume
 $PY -m training train --model alexnet --data-dir "$DATA" --run-dir "$RUNS/alexnet" \
-    --epochs 3 --batch-size 128 --lr 1e-3 --weight-decay 0.01 --ema-decay 0.999 --seed 0 --resume
+    --epochs 2 --batch-size 128 --lr 1e-3 --weight-decay 0.01 --ema-decay 0.999 --seed 0 --resume
 
 for m in convnext_tiny lenet5 alexnet; do
     $PY -m training calibrate --checkpoint "$RUNS/$m/best.pt" --data-dir "$DATA"

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import anyio
 import anyio.to_thread
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
@@ -17,6 +18,7 @@ from pipeline.reader import ActaReader
 from service import __doc__ as package_doc
 from service import errors, logs
 from service.db import create_tables, make_engine, session_factory
+from service.limits import BodyLimit
 from service.routes import actas, health, results, templates
 from service.settings import Settings
 
@@ -87,13 +89,16 @@ def create_app(settings: Settings | None = None, reader: ActaReader | None = Non
     app = FastAPI(
         title="actas-ocr", version=VERSION, summary=(package_doc or "").strip(), description=DESCRIPTION,
         openapi_tags=TAGS, lifespan=lifespan,
-        max_body_size=settings.max_upload_bytes + MULTIPART_OVERHEAD,  # streaming cap, and Content-Length up front
     )
     app.state.settings = settings
     errors.install(app)
+    # Outermost last: the log sees every answer, the 413 for an oversized body included.
+    app.add_middleware(BodyLimit, max_body_size=settings.max_upload_bytes + MULTIPART_OVERHEAD)
     app.add_middleware(logs.RequestLog)
-    for module in (actas, results, templates, health):
-        app.include_router(module.router)
+    routers = [actas.router, results.router, templates.router, health.router]
+    for router in routers:
+        app.include_router(router)
+    app.state.api_routes = [r for router in routers for r in router.routes if isinstance(r, APIRoute)]  # for Allow
     return app
 
 

@@ -33,9 +33,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     print(f"actas serve: http://{host}:{port} ({workers} worker{'s' if workers > 1 else ''}, "
           f"database {_redacted(settings.database_url)}); API docs at /docs", file=sys.stderr)
+    if not _any_key(settings.database_url):
+        print("actas serve: no API keys yet; every call but /health, /ready and /templates needs one. Create the\n"
+              "  first (printed once) in another terminal: actas keys create admin --role reviewer\n"
+              "  then send it as the X-API-Key header.", file=sys.stderr)
     uvicorn.run("service.app:app", host=host, port=port, workers=workers, access_log=False,
                 log_level=settings.log_level.lower(), proxy_headers=True)
     return 0
+
+
+def _any_key(database_url: str) -> bool:
+    """Whether the database has an active key (False too when it cannot be read yet)."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from service.db import create_tables, make_engine
+    from service.models import ApiKey
+
+    engine = make_engine(database_url)
+    try:
+        create_tables(engine)
+        with engine.connect() as conn:
+            return conn.execute(select(ApiKey.id).where(ApiKey.revoked_at.is_(None)).limit(1)).first() is not None
+    except SQLAlchemyError:
+        return False
+    finally:
+        engine.dispose()
 
 
 def _redacted(url: str) -> str:

@@ -98,10 +98,11 @@ def _store(session: Session, reading: ActaReading, data: bytes, uploaded_by: str
     existing = session.get(Acta, reading.acta_id)
     if existing is not None:
         return existing, False
-    if session.get(Blob, reading.acta_id) is None:
+    blob = session.get(Blob, reading.acta_id)
+    if blob is None:
         fmt = sniff_format(data)
-        session.add(Blob(sha256=reading.acta_id, media_type=FORMATS.get(fmt or "", "application/octet-stream"),
-                         size=len(data), data=data))
+        blob = Blob(sha256=reading.acta_id, media_type=FORMATS.get(fmt or "", "application/octet-stream"),
+                    size=len(data), data=data)
     status = ActaStatus.counted
     if reading.mesa_code:
         others = session.scalars(select(Acta).where(Acta.mesa_code == reading.mesa_code,
@@ -113,7 +114,7 @@ def _store(session: Session, reading: ActaReading, data: bytes, uploaded_by: str
     acta = Acta(id=reading.acta_id, mesa_code=reading.mesa_code, template=reading.template,
                 variant=reading.variant, status=status, machine_needs_review=reading.needs_review,
                 needs_review=reading.needs_review, reading=reading.model_dump(mode="json"),
-                blob_sha256=reading.acta_id, uploaded_by=uploaded_by)
+                blob=blob, uploaded_by=uploaded_by)
     acta.fields = [
         ActaField(name=f"{f.section}.{f.key}", position=i, section=f.section, key=f.key, machine_value=f.value,
                   machine_needs_review=f.needs_review, reviewed=False, reviewed_value=None, waiting=f.needs_review)

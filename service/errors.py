@@ -25,6 +25,7 @@ class ApiError(Exception):
 
 
 _DESCRIPTIONS = {
+    400: "The body could not be parsed (malformed JSON or multipart)",
     401: "No API key, or an unknown or revoked one",
     403: "The key's role may not do this",
     404: "No such acta",
@@ -74,6 +75,14 @@ def _validation_detail(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in getattr(request.app.state, "api_routes", []):
+        if route.path_regex.match(request.url.path):
+            methods |= route.methods
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     async def api_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
@@ -86,7 +95,10 @@ def install(app: FastAPI) -> None:
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
-        return _body(request, exc.status_code, code, str(exc.detail), dict(exc.headers) if exc.headers else None)
+        headers = dict(exc.headers) if exc.headers else {}
+        if exc.status_code == 405:  # Allow: every method of the path, not only those of the first route matched
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return _body(request, exc.status_code, code, str(exc.detail), headers or None)
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

@@ -21,7 +21,9 @@ from sqlalchemy import (
     Text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
@@ -57,8 +59,23 @@ class ReviewAction(enum.StrEnum):
     supersede = "supersede"  # another scan of the mesa was kept
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no time zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 _json = JSON().with_variant(JSONB(), "postgresql")
-_utc = DateTime(timezone=True)
+_utc = UTCDateTime()
 
 
 class ApiKey(Base):
@@ -106,6 +123,8 @@ class Acta(Base):
     created_at: Mapped[datetime] = mapped_column(_utc, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(_utc, default=utcnow, onupdate=utcnow)
 
+    # Declared so the unit of work inserts the blob before the acta that points at it.
+    blob: Mapped[Blob] = relationship(lazy="raise")
     fields: Mapped[list[ActaField]] = relationship(back_populates="acta", order_by="ActaField.position",
                                                    cascade="all, delete-orphan")
     reviews: Mapped[list[Review]] = relationship(back_populates="acta", order_by="Review.id")

@@ -12,8 +12,8 @@ from pipeline.schema import ActaReading, RuleCheck
 from service.models import ActaStatus, ReviewAction, Role
 
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
-ActaId = Annotated[str, Field(pattern=SHA256_PATTERN, description="sha256 of the uploaded file, lower-case hex",
-                              examples=["eda09b6043c0f5a6b2d7c9b8f7e4c1d2a3b4c5d6e7f8091a2b3c4d5e6f708192"])]
+# The first-round sample acta in ../shared (mesa 800412-1): a real id for examples and API tests.
+EXAMPLE_ACTA_ID = "eda09b60bf62149a1d83093aa7cddf712e526535675456bee82a8e8698863647"
 FieldName = Annotated[str, Field(min_length=3, max_length=96, pattern=r"^[a-z_]+\.[A-Z0-9_]+$",
                                  description="section.KEY", examples=["presidente.PDC"])]
 
@@ -92,7 +92,7 @@ class ActaPage(BaseModel):
 
 
 class FieldReview(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # 41, not "41" or 41.0: counts are exact
     field: FieldName
     value: int | None = Field(ge=0, le=999_999, description="the count on paper; null when the boxes are blank")
 
@@ -100,7 +100,7 @@ class FieldReview(BaseModel):
 class ReviewRequest(BaseModel):
     """Confirm or correct field values, and/or keep this scan for its mesa (superseding the others)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
         {"fields": [{"field": "presidente.PDC", "value": 41}, {"field": "presidente.LIBRE", "value": 87}],
          "keep_for_mesa": False, "note": "checked against the paper"}]})
     fields: list[FieldReview] = Field(default_factory=list, max_length=200,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from functools import partial
 from typing import Annotated
 
 import anyio.to_thread
+import cv2
 from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,17 +21,29 @@ from service import crud
 from service.deps import Operator, Reader, ReaderDep, Reviewer, SessionDep, SettingsDep
 from service.errors import ApiError, responses
 from service.models import Acta, ActaStatus, Blob
-from service.schemas import SHA256_PATTERN, ActaDocument, ActaPage, ActaSummary, ReviewRequest
+from service.schemas import EXAMPLE_ACTA_ID, SHA256_PATTERN, ActaDocument, ActaPage, ActaSummary, ReviewRequest
 
 router = APIRouter(prefix="/actas", tags=["actas"])
+log = logging.getLogger("actas.service")
 
-ActaIdPath = Annotated[str, Path(pattern=SHA256_PATTERN, description="sha256 of the scan, lower-case hex")]
+ActaIdPath = Annotated[str, Path(pattern=SHA256_PATTERN, description="sha256 of the scan, lower-case hex",
+                                 examples=[EXAMPLE_ACTA_ID])]
 TEMPLATE_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 MESA_PATTERN = r"^[0-9]{1,10}-[0-9]$"
 
 _PNG = {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}
 _SCAN = {"content": {m: {"schema": {"type": "string", "format": "binary"}}
                      for m in ("image/jpeg", "image/png", "image/tiff")}}
+
+
+def _read(reader: ActaReader, data: bytes, template: str | None) -> ActaReading:
+    try:
+        return reader.read(data, template)
+    except cv2.error as exc:
+        # OpenCV refusing a decodable but degenerate image (e.g. 1x1 pixels) is bad input, not a server fault.
+        log.warning({"event": "unreadable_image", "error": str(exc).strip().splitlines()[-1][:200]})
+        raise ApiError(422, "unreadable_image", "the image could not be processed as a form "
+                                                "(too small or degenerate)") from exc
 
 
 def _store(sessions: sessionmaker[Session], reading: ActaReading, data: bytes, who: str,
@@ -50,11 +64,13 @@ def _document(sessions: sessionmaker[Session], acta_id: str, templates: dict[str
     summary="Upload one scan; read, store and return it",
     responses={200: {"model": ActaDocument, "description": "These exact bytes were stored before: the stored acta"},
                201: {"description": "Read and stored"},
-               **responses(401, 403, 413, 415, 422, 503)},
+               **responses(400, 401, 403, 413, 415, 422, 503)},
 )
 async def upload_acta(
     request: Request, response: Response, who: Operator, reader: ReaderDep, settings: SettingsDep,
-    file: Annotated[UploadFile, File(description="one JPEG, PNG or TIFF scan of an acta")],
+    # format: binary as well as 3.1's contentMediaType: client generators (openapi-python-client) look for it.
+    file: Annotated[UploadFile, File(description="one JPEG, PNG or TIFF scan of an acta",
+                                     json_schema_extra={"format": "binary"})],
     template: Annotated[str | None, Form(pattern=TEMPLATE_PATTERN,
                                          description="read as this form template id (default: identify it)")] = None,
 ) -> ActaDocument:
@@ -72,7 +88,7 @@ async def upload_acta(
         request.state.created = False
         return existing
     # Reading is CPU work: a worker thread, at most `concurrency` at once; the rest wait their turn.
-    reading = await anyio.to_thread.run_sync(reader.read, data, template, limiter=request.app.state.read_limiter)
+    reading = await anyio.to_thread.run_sync(_read, reader, data, template, limiter=request.app.state.read_limiter)
     request.state.timings_ms = reading.timings_ms
     doc, created = await anyio.to_thread.run_sync(_store, sessions, reading, data, who.name, reader.templates)
     request.state.created = created
@@ -124,7 +140,8 @@ def _overlay(sessions: sessionmaker[Session], acta_id: str, reader: ActaReader) 
 
 @router.get("/{acta_id}/overlay.png", operation_id="get_overlay", response_class=Response,
             summary="The audit image: each box outlined on the scan with the value read",
-            responses={200: {**_PNG, "description": "PNG; red boxes need review"}, **responses(401, 403, 404, 422, 503)})
+            responses={200: {**_PNG, "description": "PNG; red boxes need review"},
+                       **responses(401, 403, 404, 422, 503)})
 async def get_overlay(acta_id: ActaIdPath, _: Reader, reader: ReaderDep, request: Request) -> Response:
     request.state.acta_id = acta_id
     png = await anyio.to_thread.run_sync(partial(_overlay, request.app.state.sessions, acta_id, reader),
@@ -148,7 +165,7 @@ def get_scan(acta_id: ActaIdPath, _: Reader, session: SessionDep, request: Reque
 
 @router.put("/{acta_id}/review", operation_id="review_acta", response_model=ActaDocument, tags=["review"],
             summary="Confirm or correct field values; keep this scan for its mesa",
-            responses=responses(401, 403, 404, 409, 422, 503))
+            responses=responses(400, 401, 403, 404, 409, 422, 503))
 def review_acta(acta_id: ActaIdPath, body: ReviewRequest, who: Reviewer, session: SessionDep,
                 reader: ReaderDep, request: Request) -> ActaDocument:
     """Each change is an audit record (who, when, old, new); the machine reading is never overwritten.

@@ -81,41 +81,54 @@ def _probs(text: str, alt: dict[int, tuple[str, float]] | None = None, p: float 
 
 def _runoff_probs(**overrides: np.ndarray) -> dict[str, np.ndarray]:
     """A consistent runoff acta: 40 + 164 = 204; 204 + 2 + 3 = 209; 209 + 31 = 240."""
-    texts = {"presidente.PDC": "040", "presidente.LIBRE": "164", "presidente.VOTOS_VALIDOS": "204",
-             "presidente.VOTOS_BLANCOS": "002", "presidente.VOTOS_NULOS": "003",
-             "mesa.ELECTORES_HABILITADOS": "240", "mesa.PAPELETAS_EN_ANFORA": "209",
-             "mesa.PAPELETAS_NO_UTILIZADAS": "031"}
+    texts = {
+        "presidente.PDC": "040",
+        "presidente.LIBRE": "164",
+        "presidente.VOTOS_VALIDOS": "204",
+        "presidente.VOTOS_BLANCOS": "002",
+        "presidente.VOTOS_NULOS": "003",
+        "mesa.ELECTORES_HABILITADOS": "240",
+        "mesa.PAPELETAS_EN_ANFORA": "209",
+        "mesa.PAPELETAS_NO_UTILIZADAS": "031",
+    }
     probs = {k: _probs(v) for k, v in texts.items()}
     probs.update({k.replace("__", "."): v for k, v in overrides.items()})
     return probs
 
 
 def test_consistent_reading_is_left_alone() -> None:
-    assert constrained_reading(load_templates()["bo2025-runoff"], _runoff_probs()) is None
+    assert constrained_reading(load_templates()["bo2025-runoff"], _runoff_probs()) == []
 
 
 def test_single_misread_digit_is_corrected_by_the_rules() -> None:
     # LIBRE's middle box read as 0 (p .70) though 6 had .28: 104 breaks valid = PDC + LIBRE.
     probs = _runoff_probs(presidente__LIBRE=_probs("104", {1: ("6", 0.28)}))
-    fix = constrained_reading(load_templates()["bo2025-runoff"], probs)
-    assert fix is not None and fix.labels == {"presidente.LIBRE": (1, 6, 4)}
+    fixes = constrained_reading(load_templates()["bo2025-runoff"], probs)
+    assert len(fixes) == 1 and fixes[0].labels == {"presidente.LIBRE": (1, 6, 4)}
+    fix = fixes[0]
     assert fix.odds > 1
 
 
 def test_paper_with_wrong_sums_stays_as_written() -> None:
     # The jurors wrote 205 valid votes for 40 + 164, and every box is read with confidence.
-    probs = _runoff_probs(presidente__VOTOS_VALIDOS=_probs("205"), mesa__PAPELETAS_EN_ANFORA=_probs("210"),
-                          mesa__PAPELETAS_NO_UTILIZADAS=_probs("030"))
-    assert constrained_reading(load_templates()["bo2025-runoff"], probs) is None
+    probs = _runoff_probs(
+        presidente__VOTOS_VALIDOS=_probs("205"),
+        mesa__PAPELETAS_EN_ANFORA=_probs("210"),
+        mesa__PAPELETAS_NO_UTILIZADAS=_probs("030"),
+    )
+    assert constrained_reading(load_templates()["bo2025-runoff"], probs) == []
 
 
 def test_ambiguous_correction_is_refused() -> None:
     # Either PDC 040 -> 041 or LIBRE 164 -> 165 would fix the sum equally well: no clear winner.
-    probs = _runoff_probs(presidente__VOTOS_VALIDOS=_probs("205", p=0.99),
-                          presidente__PDC=_probs("040", {2: ("1", 0.3)}),
-                          presidente__LIBRE=_probs("164", {2: ("5", 0.3)}),
-                          mesa__PAPELETAS_EN_ANFORA=_probs("210"), mesa__PAPELETAS_NO_UTILIZADAS=_probs("030"))
-    assert constrained_reading(load_templates()["bo2025-runoff"], probs) is None
+    probs = _runoff_probs(
+        presidente__VOTOS_VALIDOS=_probs("205", p=0.99),
+        presidente__PDC=_probs("040", {2: ("1", 0.3)}),
+        presidente__LIBRE=_probs("164", {2: ("5", 0.3)}),
+        mesa__PAPELETAS_EN_ANFORA=_probs("210"),
+        mesa__PAPELETAS_NO_UTILIZADAS=_probs("030"),
+    )
+    assert constrained_reading(load_templates()["bo2025-runoff"], probs) == []
 
 
 def test_correction_keeps_the_original_and_flags_a_thin_margin() -> None:

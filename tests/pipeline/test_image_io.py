@@ -42,8 +42,8 @@ def test_real_scan_decodes_to_bgr() -> None:
 
 @pytest.mark.parametrize("fmt", [".png", ".tiff"])
 def test_png_and_tiff_decode(fmt: str) -> None:
-    img = np.full((60, 80, 3), 200, np.uint8)
-    cv2.circle(img, (40, 30), 10, (0, 0, 255), -1)
+    img = np.full((320, 400, 3), 200, np.uint8)
+    cv2.circle(img, (200, 160), 30, (0, 0, 255), -1)
     ok, buf = cv2.imencode(fmt, img)
     assert ok
     out = decode_image(bytes(buf))
@@ -77,13 +77,21 @@ def test_decompression_bomb_is_refused_before_decoding() -> None:
 
 
 def test_pixel_limit_is_configurable() -> None:
-    img = np.zeros((100, 100, 3), np.uint8)
+    img = np.zeros((400, 400, 3), np.uint8)
     with pytest.raises(ImageTooLarge):
-        decode_image(_jpeg(img), max_pixels=5000)
-    assert decode_image(_jpeg(img), max_pixels=10000).shape == (100, 100, 3)
+        decode_image(_jpeg(img), max_pixels=100_000)
+    assert decode_image(_jpeg(img), max_pixels=160_000).shape == (400, 400, 3)
 
 
 def test_pil_written_jpeg_with_exif_decodes() -> None:
     buf = io.BytesIO()
-    Image.new("RGB", (50, 40), (255, 255, 255)).save(buf, format="JPEG")
-    assert decode_image(buf.getvalue()).shape == (40, 50, 3)
+    Image.new("RGB", (500, 400), (255, 255, 255)).save(buf, format="JPEG")
+    assert decode_image(buf.getvalue()).shape == (400, 500, 3)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (1, 3000, 3), (3000, 1, 3), (200, 400, 3)])
+def test_images_too_small_to_be_a_scan_are_refused(shape: tuple[int, int, int]) -> None:
+    ok, buf = cv2.imencode(".png", np.full(shape, 255, np.uint8))
+    assert ok
+    with pytest.raises(UnsupportedImage, match="at least"):
+        decode_image(bytes(buf))

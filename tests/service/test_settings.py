@@ -1,0 +1,34 @@
+"""Settings come from ACTAS_* variables, the same ones the pipeline reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service.settings import Settings
+
+
+def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACTAS_DATABASE_URL", "postgresql+psycopg://u@h/db")
+    monkeypatch.setenv("ACTAS_MODEL_PATH", "/m/x.onnx")
+    monkeypatch.setenv("ACTAS_MAX_UPLOAD_BYTES", "1234")
+    monkeypatch.setenv("ACTAS_PUBLIC_RESULTS", "true")
+    monkeypatch.setenv("ACTAS_CONCURRENCY", "3")
+    s = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert s.database_url == "postgresql+psycopg://u@h/db" and s.resolved_model() == Path("/m/x.onnx")
+    assert (s.max_upload_bytes, s.public_results, s.concurrency) == (1234, True, 3)
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ACTAS_DATABASE_URL", "ACTAS_PUBLIC_RESULTS", "ACTAS_MAX_UPLOAD_BYTES"):
+        monkeypatch.delenv(name, raising=False)
+    s = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert s.database_url.startswith("sqlite:///") and s.public_results is False
+    assert s.max_upload_bytes == 20 * 1024 * 1024 and s.concurrency >= 1
+
+
+def test_invalid(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACTAS_MAX_UPLOAD_BYTES", "0")
+    with pytest.raises(ValueError):
+        Settings(_env_file=None)  # type: ignore[call-arg]
