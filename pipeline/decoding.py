@@ -36,7 +36,8 @@ def _char(i: int) -> str:
     return "_" if i == BLANK else CLASSES[i]
 
 
-def read_field(section: str, key: str, label: str, boxes: list[BoxEvidence]) -> FieldReading:
+def read_field(section: str, key: str, label: str, boxes: list[BoxEvidence], located: bool = True) -> FieldReading:
+    """`located`: the boxes' printed border was found; if not, the crop is unverified and flagged."""
     digits = [read_digit(b) for b in boxes]
     text = "".join(d.char or "_" for d in digits)
     written = text.lstrip("_")
@@ -47,6 +48,8 @@ def read_field(section: str, key: str, label: str, boxes: list[BoxEvidence]) -> 
         reasons.append("blank box next to written digits")
     if any(d.ink and d.char is None for d in digits):
         reasons.append("ink in a box read as blank")
+    if not located:
+        reasons.append("printed box border not found: the crop may be off")
     if confidence < FIELD_MIN_CONFIDENCE:
         reasons.append(f"low confidence ({confidence:.2f})")
     return FieldReading(
@@ -72,6 +75,7 @@ def apply_correction(
     reasons = [f"corrected by the form's rules from {field.text} to {text}"]
     if not trusted:
         reasons.append("correction margin thin")
+    reasons += [r for r in field.reasons if r.startswith("printed box border")]  # still true after correction
     return field.model_copy(
         update={
             "value": int(written) if written else None,
@@ -82,7 +86,7 @@ def apply_correction(
             "original_value": field.value,
             "original_text": field.text,
             "reasons": reasons,
-            "needs_review": not trusted,
+            "needs_review": bool(reasons[1:]),
         }
     )
 

@@ -29,6 +29,10 @@ class UnsupportedImage(ImageError):
     """Not an image, or a format the reader does not take."""
 
 
+class ImageTooSmall(ImageError):
+    """A valid image with too few pixels to show a form."""
+
+
 class ImageTooLarge(ImageError):
     """More pixels than allowed (decompression bombs included)."""
 
@@ -64,9 +68,7 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> U8:
     except Exception as exc:  # PIL raises many types for damaged headers
         raise CorruptImage(f"damaged {fmt} header") from exc
     if min(width, height) < MIN_SIDE:
-        raise UnsupportedImage(
-            f"image is {width}x{height} pixels; a scanned acta is at least {MIN_SIDE} px on each side"
-        )
+        raise ImageTooSmall(f"image is {width}x{height} pixels; a scanned acta is at least {MIN_SIDE} px on each side")
     if width * height > max_pixels:
         raise ImageTooLarge(f"image is {width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,}")
     if fmt == "JPEG" and b"\xff\xd9" not in data[-1024:]:

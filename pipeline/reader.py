@@ -100,7 +100,7 @@ class ActaReader:
         fields = []
         for name, boxes in by_field.items():
             section, spec = tpl.fields[name]
-            fields.append(read_field(section.key, spec.key, spec.label, boxes))
+            fields.append(read_field(section.key, spec.key, spec.label, boxes, located=groups[name].snapped))
         for fix in constrained_reading(tpl, {n: np.stack([b.probs for b in bs]) for n, bs in by_field.items()}):
             fields = [
                 apply_correction(f, by_field[name], fix.labels[name], fix.confidence, fix.trusted)

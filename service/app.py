@@ -77,18 +77,29 @@ def create_app(settings: Settings | None = None, reader: ActaReader | None = Non
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
         app.state.read_limiter = anyio.CapacityLimiter(settings.concurrency)
-        log.info({"event": "started", "model": app.state.reader.classifier.card.name,
-                  "provider": app.state.reader.classifier.provider, "database": engine.dialect.name,
-                  "templates": sorted(app.state.reader.templates), "concurrency": settings.concurrency,
-                  "load_ms": round((time.perf_counter() - started) * 1000, 1)})
+        log.info(
+            {
+                "event": "started",
+                "model": app.state.reader.classifier.card.name,
+                "provider": app.state.reader.classifier.provider,
+                "database": engine.dialect.name,
+                "templates": sorted(app.state.reader.templates),
+                "concurrency": settings.concurrency,
+                "load_ms": round((time.perf_counter() - started) * 1000, 1),
+            }
+        )
         try:
             yield
         finally:
             engine.dispose()
 
     app = FastAPI(
-        title="actas-ocr", version=VERSION, summary=(package_doc or "").strip(), description=DESCRIPTION,
-        openapi_tags=TAGS, lifespan=lifespan,
+        title="actas-ocr",
+        version=VERSION,
+        summary=(package_doc or "").strip(),
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
     )
     app.state.settings = settings
     errors.install(app)

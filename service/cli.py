@@ -28,17 +28,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = settings.port if args.port is None else args.port
     workers = args.workers or settings.workers
     if not settings.resolved_model().is_file():
-        print(f"actas serve: error: model {settings.resolved_model()} not found (set ACTAS_MODEL_PATH)",
-              file=sys.stderr)
+        print(
+            f"actas serve: error: model {settings.resolved_model()} not found (set ACTAS_MODEL_PATH)", file=sys.stderr
+        )
         return 2
-    print(f"actas serve: http://{host}:{port} ({workers} worker{'s' if workers > 1 else ''}, "
-          f"database {_redacted(settings.database_url)}); API docs at /docs", file=sys.stderr)
+    print(
+        f"actas serve: http://{host}:{port} ({workers} worker{'s' if workers > 1 else ''}, "
+        f"database {_redacted(settings.database_url)}); API docs at /docs",
+        file=sys.stderr,
+    )
     if not _any_key(settings.database_url):
-        print("actas serve: no API keys yet; every call but /health, /ready and /templates needs one. Create the\n"
-              "  first (printed once) in another terminal: actas keys create admin --role reviewer\n"
-              "  then send it as the X-API-Key header.", file=sys.stderr)
-    uvicorn.run("service.app:app", host=host, port=port, workers=workers, access_log=False,
-                log_level=settings.log_level.lower(), proxy_headers=True)
+        print(
+            "actas serve: no API keys yet; every call but /health, /ready and /templates needs one. Create the\n"
+            "  first (printed once) in another terminal: actas keys create admin --role reviewer\n"
+            "  then send it as the X-API-Key header.",
+            file=sys.stderr,
+        )
+    uvicorn.run(
+        "service.app:app",
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
     return 0
 
 
@@ -100,8 +114,9 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
         key = create_key(session, args.name, Role(args.role))
         session.commit()
     print(key)
-    print(f"actas keys: created {args.role} key {args.name!r}; it is shown only this once: keep it safe",
-          file=sys.stderr)
+    print(
+        f"actas keys: created {args.role} key {args.name!r}; it is shown only this once: keep it safe", file=sys.stderr
+    )
     return 0
 
 
@@ -142,16 +157,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s = sub.add_parser("serve", parents=[db], help="run the REST service (model: $ACTAS_MODEL_PATH or the shipped one)")
     s.add_argument("--host", help="address to bind (default: $ACTAS_HOST or 127.0.0.1)")
     s.add_argument("--port", type=int, help="port (default: $ACTAS_PORT or 8000)")
-    s.add_argument("--workers", type=int,
-                   help="processes, each with the model loaded once (default: $ACTAS_WORKERS or 1)")
+    s.add_argument(
+        "--workers", type=int, help="processes, each with the model loaded once (default: $ACTAS_WORKERS or 1)"
+    )
     s.set_defaults(func=cmd_serve)
 
     k = sub.add_parser("keys", help="API keys: create (printed once), list, revoke")
     ks = k.add_subparsers(dest="keys_command", required=True)
     c = ks.add_parser("create", parents=[db], help="create a key and print it (only this once)")
     c.add_argument("name", help="who or what holds it, e.g. ana or scanner-3 (recorded on what the key does)")
-    c.add_argument("--role", required=True, choices=[r.value for r in Role],
-                   help="reader: read; operator: also upload; reviewer: also review")
+    c.add_argument(
+        "--role",
+        required=True,
+        choices=[r.value for r in Role],
+        help="reader: read; operator: also upload; reviewer: also review",
+    )
     c.set_defaults(func=cmd_keys_create)
     ls = ks.add_parser("list", parents=[db], help="list keys (never the keys themselves)")
     ls.set_defaults(func=cmd_keys_list)

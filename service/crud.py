@@ -72,8 +72,9 @@ def get_acta(session: Session, acta_id: str) -> Acta | None:
     return session.get(Acta, acta_id)
 
 
-def store_reading(session: Session, reading: ActaReading, data: bytes, uploaded_by: str,
-                  templates: dict[str, Template]) -> tuple[Acta, bool]:
+def store_reading(
+    session: Session, reading: ActaReading, data: bytes, uploaded_by: str, templates: dict[str, Template]
+) -> tuple[Acta, bool]:
     """Store the scan and its reading; (acta, created). Same bytes again: the stored acta, not created."""
     try:
         acta, created = _store(session, reading, data, uploaded_by, templates)
@@ -91,8 +92,9 @@ def store_reading(session: Session, reading: ActaReading, data: bytes, uploaded_
     return acta, created
 
 
-def _store(session: Session, reading: ActaReading, data: bytes, uploaded_by: str,
-           templates: dict[str, Template]) -> tuple[Acta, bool]:
+def _store(
+    session: Session, reading: ActaReading, data: bytes, uploaded_by: str, templates: dict[str, Template]
+) -> tuple[Acta, bool]:
     if reading.mesa_code:
         _lock_mesa(session, reading.mesa_code)
     existing = session.get(Acta, reading.acta_id)
@@ -101,23 +103,45 @@ def _store(session: Session, reading: ActaReading, data: bytes, uploaded_by: str
     blob = session.get(Blob, reading.acta_id)
     if blob is None:
         fmt = sniff_format(data)
-        blob = Blob(sha256=reading.acta_id, media_type=FORMATS.get(fmt or "", "application/octet-stream"),
-                    size=len(data), data=data)
+        blob = Blob(
+            sha256=reading.acta_id,
+            media_type=FORMATS.get(fmt or "", "application/octet-stream"),
+            size=len(data),
+            data=data,
+        )
     status = ActaStatus.counted
     if reading.mesa_code:
-        others = session.scalars(select(Acta).where(Acta.mesa_code == reading.mesa_code,
-                                                    Acta.status != ActaStatus.superseded)).all()
+        others = session.scalars(
+            select(Acta).where(Acta.mesa_code == reading.mesa_code, Acta.status != ActaStatus.superseded)
+        ).all()
         if others:  # two scans claim this mesa: neither counts until a reviewer keeps one
             status = ActaStatus.conflict
             for other in others:
                 other.status = ActaStatus.conflict
-    acta = Acta(id=reading.acta_id, mesa_code=reading.mesa_code, template=reading.template,
-                variant=reading.variant, status=status, machine_needs_review=reading.needs_review,
-                needs_review=reading.needs_review, reading=reading.model_dump(mode="json"),
-                blob=blob, uploaded_by=uploaded_by)
+    acta = Acta(
+        id=reading.acta_id,
+        mesa_code=reading.mesa_code,
+        template=reading.template,
+        variant=reading.variant,
+        status=status,
+        machine_needs_review=reading.needs_review,
+        needs_review=reading.needs_review,
+        reading=reading.model_dump(mode="json"),
+        blob=blob,
+        uploaded_by=uploaded_by,
+    )
     acta.fields = [
-        ActaField(name=f"{f.section}.{f.key}", position=i, section=f.section, key=f.key, machine_value=f.value,
-                  machine_needs_review=f.needs_review, reviewed=False, reviewed_value=None, waiting=f.needs_review)
+        ActaField(
+            name=f"{f.section}.{f.key}",
+            position=i,
+            section=f.section,
+            key=f.key,
+            machine_value=f.value,
+            machine_needs_review=f.needs_review,
+            reviewed=False,
+            reviewed_value=None,
+            waiting=f.needs_review,
+        )
         for i, f in enumerate(reading.fields)
     ]
     _recompute(acta, templates.get(reading.template))
@@ -129,9 +153,17 @@ def _store(session: Session, reading: ActaReading, data: bytes, uploaded_by: str
 def conflicts_with(session: Session, acta: Acta) -> list[str]:
     if not acta.mesa_code:
         return []
-    return list(session.scalars(select(Acta.id).where(
-        Acta.mesa_code == acta.mesa_code, Acta.id != acta.id, Acta.status != ActaStatus.superseded,
-    ).order_by(Acta.created_at, Acta.id)))
+    return list(
+        session.scalars(
+            select(Acta.id)
+            .where(
+                Acta.mesa_code == acta.mesa_code,
+                Acta.id != acta.id,
+                Acta.status != ActaStatus.superseded,
+            )
+            .order_by(Acta.created_at, Acta.id)
+        )
+    )
 
 
 def to_document(session: Session, acta: Acta, templates: dict[str, Template]) -> ActaDocument:
@@ -142,17 +174,39 @@ def to_document(session: Session, acta: Acta, templates: dict[str, Template]) ->
         counts[f.section][f.key] = f.value
     checks = check_rules(template, values) if template else ActaReading.model_validate(acta.reading).checks
     record = ActaRecordInfo(
-        status=acta.status, counted=acta.status == ActaStatus.counted, needs_review=acta.needs_review,
-        uploaded_by=acta.uploaded_by, created_at=acta.created_at, conflicts_with=conflicts_with(session, acta),
-        counts=dict(counts), checks=checks,
-        fields=[FieldState(field=f.name, machine_value=f.machine_value, reviewed=f.reviewed,
-                           reviewed_value=f.reviewed_value, value=f.value, waiting_review=f.waiting)
-                for f in acta.fields],
-        reviews=[ReviewEntry(reviewer=r.reviewer, at=r.at, action=r.action, field=r.field, old_value=r.old_value,
-                             new_value=r.new_value,
-                             old_status=ActaStatus(r.old_status) if r.old_status else None,
-                             new_status=ActaStatus(r.new_status) if r.new_status else None, note=r.note)
-                 for r in acta.reviews],
+        status=acta.status,
+        counted=acta.status == ActaStatus.counted,
+        needs_review=acta.needs_review,
+        uploaded_by=acta.uploaded_by,
+        created_at=acta.created_at,
+        conflicts_with=conflicts_with(session, acta),
+        counts=dict(counts),
+        checks=checks,
+        fields=[
+            FieldState(
+                field=f.name,
+                machine_value=f.machine_value,
+                reviewed=f.reviewed,
+                reviewed_value=f.reviewed_value,
+                value=f.value,
+                waiting_review=f.waiting,
+            )
+            for f in acta.fields
+        ],
+        reviews=[
+            ReviewEntry(
+                reviewer=r.reviewer,
+                at=r.at,
+                action=r.action,
+                field=r.field,
+                old_value=r.old_value,
+                new_value=r.new_value,
+                old_status=ActaStatus(r.old_status) if r.old_status else None,
+                new_status=ActaStatus(r.new_status) if r.new_status else None,
+                note=r.note,
+            )
+            for r in acta.reviews
+        ],
     )
     return ActaDocument.model_validate({**acta.reading, "record": record})
 
@@ -176,13 +230,15 @@ def list_actas(session: Session, filters: ActaFilters, limit: int, offset: int) 
     if filters.status is not None:
         where.append(Acta.status == filters.status)
     total = session.scalar(select(func.count()).select_from(Acta).where(*where)) or 0
-    rows = session.scalars(select(Acta).where(*where).order_by(Acta.created_at.desc(), Acta.id)
-                           .limit(limit).offset(offset)).all()
+    rows = session.scalars(
+        select(Acta).where(*where).order_by(Acta.created_at.desc(), Acta.id).limit(limit).offset(offset)
+    ).all()
     return int(total), list(rows)
 
 
-def review(session: Session, acta_id: str, request: ReviewRequest, reviewer: str,
-           templates: dict[str, Template]) -> Acta:
+def review(
+    session: Session, acta_id: str, request: ReviewRequest, reviewer: str, templates: dict[str, Template]
+) -> Acta:
     """Apply one review in one transaction; raises ApiError (404, 409, 422) with nothing changed."""
     try:
         acta = _review(session, acta_id, request, reviewer, templates)
@@ -193,8 +249,9 @@ def review(session: Session, acta_id: str, request: ReviewRequest, reviewer: str
     return acta
 
 
-def _review(session: Session, acta_id: str, request: ReviewRequest, reviewer: str,
-            templates: dict[str, Template]) -> Acta:
+def _review(
+    session: Session, acta_id: str, request: ReviewRequest, reviewer: str, templates: dict[str, Template]
+) -> Acta:
     acta = session.get(Acta, acta_id)
     if acta is None:
         raise ApiError(404, "not_found", f"no acta {acta_id}")
@@ -210,13 +267,17 @@ def _review(session: Session, acta_id: str, request: ReviewRequest, reviewer: st
         session.refresh(acta)  # another reviewer may have resolved this mesa while we waited for the lock
         if acta.status == ActaStatus.counted:
             raise ApiError(409, "not_in_conflict", "this acta is already the counted scan of its mesa")
-        others = session.scalars(select(Acta).where(Acta.mesa_code == acta.mesa_code, Acta.id != acta.id,
-                                                    Acta.status != ActaStatus.superseded)).all()
+        others = session.scalars(
+            select(Acta).where(
+                Acta.mesa_code == acta.mesa_code, Acta.id != acta.id, Acta.status != ActaStatus.superseded
+            )
+        ).all()
         audit(acta.id, ReviewAction.keep, old_status=acta.status.value, new_status=ActaStatus.counted.value)
         acta.status = ActaStatus.counted
         for other in others:
-            audit(other.id, ReviewAction.supersede, old_status=other.status.value,
-                  new_status=ActaStatus.superseded.value)
+            audit(
+                other.id, ReviewAction.supersede, old_status=other.status.value, new_status=ActaStatus.superseded.value
+            )
             other.status = ActaStatus.superseded
 
     if request.fields:
@@ -231,8 +292,9 @@ def _review(session: Session, acta_id: str, request: ReviewRequest, reviewer: st
             if template is not None and item.value is not None:
                 digits = template.fields[item.field][1].digits
                 if item.value >= 10**digits:
-                    raise ApiError(422, "value_out_of_range", f"{item.field} has {digits} boxes: at most "
-                                                              f"{10**digits - 1}")
+                    raise ApiError(
+                        422, "value_out_of_range", f"{item.field} has {digits} boxes: at most {10**digits - 1}"
+                    )
             action = ReviewAction.confirm if item.value == field.machine_value else ReviewAction.correct
             audit(acta.id, action, field=item.field, old_value=field.value, new_value=item.value)
             field.reviewed, field.reviewed_value = True, item.value
@@ -249,7 +311,8 @@ def results(session: Session, templates: dict[str, Template], template: str | No
     per: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for tpl, status, needs_review, n in session.execute(
         select(Acta.template, Acta.status, Acta.needs_review, func.count())
-        .where(*acta_where).group_by(Acta.template, Acta.status, Acta.needs_review)
+        .where(*acta_where)
+        .group_by(Acta.template, Acta.status, Acta.needs_review)
     ):
         c = per[tpl]
         c["actas"] += n
@@ -259,9 +322,16 @@ def results(session: Session, templates: dict[str, Template], template: str | No
 
     value = case((ActaField.reviewed, ActaField.reviewed_value), else_=ActaField.machine_value)
     rows = session.execute(
-        select(Acta.template, ActaField.section, ActaField.key, func.min(ActaField.position),
-               func.sum(func.coalesce(value, 0)), func.sum(case((ActaField.reviewed, 1), else_=0)),
-               func.sum(case((ActaField.waiting, 1), else_=0)), func.count())
+        select(
+            Acta.template,
+            ActaField.section,
+            ActaField.key,
+            func.min(ActaField.position),
+            func.sum(func.coalesce(value, 0)),
+            func.sum(case((ActaField.reviewed, 1), else_=0)),
+            func.sum(case((ActaField.waiting, 1), else_=0)),
+            func.count(),
+        )
         .join(Acta, Acta.id == ActaField.acta_id)
         .where(Acta.status == ActaStatus.counted, *acta_where)
         .group_by(Acta.template, ActaField.section, ActaField.key)
@@ -275,26 +345,36 @@ def results(session: Session, templates: dict[str, Template], template: str | No
         tallies[tpl]["all"] += int(n)
 
     def tally(t: dict[str, int]) -> FieldTally:
-        return FieldTally(machine_read=t["all"] - t["reviewed"] - t["waiting"], reviewed=t["reviewed"],
-                          waiting_review=t["waiting"])
+        return FieldTally(
+            machine_read=t["all"] - t["reviewed"] - t["waiting"], reviewed=t["reviewed"], waiting_review=t["waiting"]
+        )
 
     out = []
     for tpl in sorted(per):
         c = per[tpl]
-        out.append(TemplateResults(
-            template=tpl, title=templates[tpl].title if tpl in templates else tpl, actas=c["actas"],
-            counted=c["counted"], flagged=c["flagged"], excluded=c["conflict"] + c["superseded"],
-            fields=tally(tallies[tpl]), totals=totals.get(tpl, {}),
-        ))
+        out.append(
+            TemplateResults(
+                template=tpl,
+                title=templates[tpl].title if tpl in templates else tpl,
+                actas=c["actas"],
+                counted=c["counted"],
+                flagged=c["flagged"],
+                excluded=c["conflict"] + c["superseded"],
+                fields=tally(tallies[tpl]),
+                totals=totals.get(tpl, {}),
+            )
+        )
     every: dict[str, int] = defaultdict(int)
     for t in tallies.values():
         for k, v in t.items():
             every[k] += v
     return Results(
-        actas=sum(c["actas"] for c in per.values()), counted=sum(c["counted"] for c in per.values()),
+        actas=sum(c["actas"] for c in per.values()),
+        counted=sum(c["counted"] for c in per.values()),
         flagged=sum(c["flagged"] for c in per.values()),
         excluded=sum(c["conflict"] + c["superseded"] for c in per.values()),
         in_conflict=sum(c["conflict"] for c in per.values()),
-        superseded=sum(c["superseded"] for c in per.values()), fields=tally(every), templates=out,
+        superseded=sum(c["superseded"] for c in per.values()),
+        fields=tally(every),
+        templates=out,
     )
-

@@ -16,7 +16,9 @@ from service.security import Principal, authenticate
 from service.settings import Settings
 
 api_key_header = APIKeyHeader(
-    name="X-API-Key", auto_error=False, scheme_name="ApiKey",
+    name="X-API-Key",
+    auto_error=False,
+    scheme_name="ApiKey",
     description="A key from `actas keys create NAME --role reader|operator|reviewer`",
 )
 
@@ -60,8 +62,11 @@ def _principal(request: Request, sessions: sessionmaker[Session], key: str | Non
 def require(role: Role) -> Callable[..., Principal]:
     """Dependency: a valid key whose role is at least `role`."""
 
-    def dependency(request: Request, sessions: Annotated[sessionmaker[Session], Depends(get_sessions)],
-                   key: Annotated[str | None, Security(api_key_header)] = None) -> Principal:
+    def dependency(
+        request: Request,
+        sessions: Annotated[sessionmaker[Session], Depends(get_sessions)],
+        key: Annotated[str | None, Security(api_key_header)] = None,
+    ) -> Principal:
         who = _principal(request, sessions, key)
         if not who.may(role):
             raise ApiError(403, "forbidden", f"a {who.role.value} key may not do this; it needs {role.value}")
@@ -71,9 +76,12 @@ def require(role: Role) -> Callable[..., Principal]:
     return dependency
 
 
-def results_access(request: Request, settings: SettingsDep,
-                   sessions: Annotated[sessionmaker[Session], Depends(get_sessions)],
-                   key: Annotated[str | None, Security(api_key_header)] = None) -> Principal | None:
+def results_access(
+    request: Request,
+    settings: SettingsDep,
+    sessions: Annotated[sessionmaker[Session], Depends(get_sessions)],
+    key: Annotated[str | None, Security(api_key_header)] = None,
+) -> Principal | None:
     """Totals are public when the setting says so; otherwise any valid key reads them."""
     if settings.public_results and not key:
         return None

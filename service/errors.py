@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pipeline.image_io import CorruptImage, EmptyImage, ImageError, ImageTooLarge, UnsupportedImage
+from pipeline.image_io import CorruptImage, EmptyImage, ImageError, ImageTooLarge, ImageTooSmall, UnsupportedImage
 from pipeline.registration import NotAForm
 from service.schemas import ErrorBody
 
@@ -42,13 +42,22 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": ErrorBody, "description": _DESCRIPTIONS[s]} for s in statuses}
 
 
-_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "too_large",
-               415: "unsupported_media_type", 422: "invalid_request", 503: "unavailable"}
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    503: "unavailable",
+}
 
 
-def _body(request: Request, status: int, code: str, detail: str,
-          headers: dict[str, str] | None = None) -> JSONResponse:
+def _body(request: Request, status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
     request.state.error_code = code  # for the request log
     return JSONResponse(ErrorBody(detail=detail, code=code).model_dump(), status_code=status, headers=headers)
 
@@ -62,6 +71,8 @@ def image_error(exc: ImageError | NotAForm) -> ApiError:
         return ApiError(415, "unsupported_media_type", str(exc))
     if isinstance(exc, EmptyImage):
         return ApiError(422, "empty_file", str(exc))
+    if isinstance(exc, ImageTooSmall):
+        return ApiError(422, "image_too_small", str(exc))
     if isinstance(exc, CorruptImage):
         return ApiError(422, "corrupt_image", str(exc))
     return ApiError(422, "bad_image", str(exc))

@@ -28,8 +28,11 @@ class BodyLimit:
             return
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_size:
-            response = JSONResponse({"detail": BodyTooLarge(self.max_body_size).detail, "code": "too_large"},
-                                    status_code=413, headers={"Connection": "close"})
+            response = JSONResponse(
+                {"detail": BodyTooLarge(self.max_body_size).detail, "code": "too_large"},
+                status_code=413,
+                headers={"Connection": "close"},
+            )
             await response(scope, receive, send)
             return
         seen = 0

@@ -63,8 +63,13 @@ class RequestLog:
             await self.app(scope, receive, send_status)
         finally:
             state = scope.get("state") or {}
-            line: dict[str, Any] = {"event": "request", "method": scope["method"], "path": scope["path"],
-                                    "status": status, "ms": round((time.perf_counter() - start) * 1000, 1)}
+            line: dict[str, Any] = {
+                "event": "request",
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
+                "ms": round((time.perf_counter() - start) * 1000, 1),
+            }
             for name in ("acta_id", "created", "key_name", "timings_ms", "error_code"):
                 if name in state:
                     line[name] = state[name]

@@ -125,8 +125,9 @@ class Acta(Base):
 
     # Declared so the unit of work inserts the blob before the acta that points at it.
     blob: Mapped[Blob] = relationship(lazy="raise")
-    fields: Mapped[list[ActaField]] = relationship(back_populates="acta", order_by="ActaField.position",
-                                                   cascade="all, delete-orphan")
+    fields: Mapped[list[ActaField]] = relationship(
+        back_populates="acta", order_by="ActaField.position", cascade="all, delete-orphan"
+    )
     reviews: Mapped[list[Review]] = relationship(back_populates="acta", order_by="Review.id")
 
 

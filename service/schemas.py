@@ -14,15 +14,28 @@ from service.models import ActaStatus, ReviewAction, Role
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 # The first-round sample acta in ../shared (mesa 800412-1): a real id for examples and API tests.
 EXAMPLE_ACTA_ID = "eda09b60bf62149a1d83093aa7cddf712e526535675456bee82a8e8698863647"
-FieldName = Annotated[str, Field(min_length=3, max_length=96, pattern=r"^[a-z_]+\.[A-Z0-9_]+$",
-                                 description="section.KEY", examples=["presidente.PDC"])]
+FieldName = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=96,
+        pattern=r"^[a-z_]+\.[A-Z0-9_]+$",
+        description="section.KEY",
+        examples=["presidente.PDC"],
+    ),
+]
 
 
 class ErrorBody(BaseModel):
     """Every error answer has this shape."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"detail": "the image matches no known form (12 matching features, 40 needed)", "code": "not_a_form"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"detail": "the image matches no known form (12 matching features, 40 needed)", "code": "not_a_form"}
+            ]
+        }
+    )
     detail: str = Field(description="what went wrong, for a person")
     code: str = Field(description="stable machine-readable reason", examples=["not_a_form"])
 
@@ -100,11 +113,24 @@ class FieldReview(BaseModel):
 class ReviewRequest(BaseModel):
     """Confirm or correct field values, and/or keep this scan for its mesa (superseding the others)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
-        {"fields": [{"field": "presidente.PDC", "value": 41}, {"field": "presidente.LIBRE", "value": 87}],
-         "keep_for_mesa": False, "note": "checked against the paper"}]})
-    fields: list[FieldReview] = Field(default_factory=list, max_length=200,
-                                      description="a value equal to the machine's confirms it, another corrects it")
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "fields": [{"field": "presidente.PDC", "value": 41}, {"field": "presidente.LIBRE", "value": 87}],
+                    "keep_for_mesa": False,
+                    "note": "checked against the paper",
+                }
+            ]
+        },
+    )
+    fields: list[FieldReview] = Field(
+        default_factory=list,
+        max_length=200,
+        description="a value equal to the machine's confirms it, another corrects it",
+    )
     keep_for_mesa: bool = Field(False, description="resolve a mesa conflict: count this scan, supersede the others")
     note: str | None = Field(None, max_length=500)
 
@@ -136,13 +162,33 @@ class TemplateResults(BaseModel):
 
 
 class Results(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "actas": 3, "counted": 1, "flagged": 1, "excluded": 2, "in_conflict": 2, "superseded": 0,
-        "fields": {"machine_read": 5, "reviewed": 1, "waiting_review": 2},
-        "templates": [{"template": "bo2025-runoff", "title": "Bolivia 2025, segunda vuelta", "actas": 3,
-                       "counted": 1, "flagged": 1, "excluded": 2,
-                       "fields": {"machine_read": 5, "reviewed": 1, "waiting_review": 2},
-                       "totals": {"presidente": {"PDC": 41, "LIBRE": 87}}}]}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "actas": 3,
+                    "counted": 1,
+                    "flagged": 1,
+                    "excluded": 2,
+                    "in_conflict": 2,
+                    "superseded": 0,
+                    "fields": {"machine_read": 5, "reviewed": 1, "waiting_review": 2},
+                    "templates": [
+                        {
+                            "template": "bo2025-runoff",
+                            "title": "Bolivia 2025, segunda vuelta",
+                            "actas": 3,
+                            "counted": 1,
+                            "flagged": 1,
+                            "excluded": 2,
+                            "fields": {"machine_read": 5, "reviewed": 1, "waiting_review": 2},
+                            "totals": {"presidente": {"PDC": 41, "LIBRE": 87}},
+                        }
+                    ],
+                }
+            ]
+        }
+    )
     actas: int = Field(description="stored actas, every status")
     counted: int
     flagged: int

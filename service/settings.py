@@ -19,11 +19,14 @@ MiB = 1024 * 1024
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ACTAS_", env_file=".env", extra="ignore",
-                                      protected_namespaces=("settings_",))
+    model_config = SettingsConfigDict(
+        env_prefix="ACTAS_", env_file=".env", extra="ignore", protected_namespaces=("settings_",)
+    )
 
-    database_url: str = Field(default="sqlite:///./actas.db",
-                              description="SQLAlchemy URL: an SQLite file by default, or postgresql+psycopg://...")
+    database_url: str = Field(
+        default="sqlite:///./actas.db",
+        description="SQLAlchemy URL: an SQLite file by default, or postgresql+psycopg://...",
+    )
     model_path: Path | None = Field(default=None, description="ONNX digit model; default: the shipped one")
     templates_dir: Path | None = Field(default=None, description="form templates; default: the built-in ones")
     max_upload_bytes: int = Field(default=20 * MiB, gt=0, description="largest accepted scan file")
@@ -31,8 +34,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1, description="server processes (each loads the model once)")
-    concurrency: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1,
-                             description="scans read at once per process; more wait their turn")
+    concurrency: int = Field(
+        default_factory=lambda: max(1, os.cpu_count() or 1),
+        ge=1,
+        description="scans read at once per process; more wait their turn",
+    )
     threads: int = Field(default=1, ge=0, description="onnxruntime threads per reading (0: its default)")
     prefer_gpu: bool = True
     public_results: bool = Field(default=False, description="let anyone read GET /results without a key")

@@ -26,14 +26,18 @@ from service.schemas import EXAMPLE_ACTA_ID, SHA256_PATTERN, ActaDocument, ActaP
 router = APIRouter(prefix="/actas", tags=["actas"])
 log = logging.getLogger("actas.service")
 
-ActaIdPath = Annotated[str, Path(pattern=SHA256_PATTERN, description="sha256 of the scan, lower-case hex",
-                                 examples=[EXAMPLE_ACTA_ID])]
+ActaIdPath = Annotated[
+    str, Path(pattern=SHA256_PATTERN, description="sha256 of the scan, lower-case hex", examples=[EXAMPLE_ACTA_ID])
+]
 TEMPLATE_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 MESA_PATTERN = r"^[0-9]{1,10}-[0-9]$"
 
 _PNG = {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}
-_SCAN = {"content": {m: {"schema": {"type": "string", "format": "binary"}}
-                     for m in ("image/jpeg", "image/png", "image/tiff")}}
+_SCAN = {
+    "content": {
+        m: {"schema": {"type": "string", "format": "binary"}} for m in ("image/jpeg", "image/png", "image/tiff")
+    }
+}
 
 
 def _read(reader: ActaReader, data: bytes, template: str | None) -> ActaReading:
@@ -42,12 +46,14 @@ def _read(reader: ActaReader, data: bytes, template: str | None) -> ActaReading:
     except cv2.error as exc:
         # OpenCV refusing a decodable but degenerate image (e.g. 1x1 pixels) is bad input, not a server fault.
         log.warning({"event": "unreadable_image", "error": str(exc).strip().splitlines()[-1][:200]})
-        raise ApiError(422, "unreadable_image", "the image could not be processed as a form "
-                                                "(too small or degenerate)") from exc
+        raise ApiError(
+            422, "unreadable_image", "the image could not be processed as a form (too small or degenerate)"
+        ) from exc
 
 
-def _store(sessions: sessionmaker[Session], reading: ActaReading, data: bytes, who: str,
-           templates: dict[str, Template]) -> tuple[ActaDocument, bool]:
+def _store(
+    sessions: sessionmaker[Session], reading: ActaReading, data: bytes, who: str, templates: dict[str, Template]
+) -> tuple[ActaDocument, bool]:
     with sessions() as session:
         acta, created = crud.store_reading(session, reading, data, who, templates)
         return crud.to_document(session, acta, templates), created
@@ -60,19 +66,30 @@ def _document(sessions: sessionmaker[Session], acta_id: str, templates: dict[str
 
 
 @router.post(
-    "", operation_id="upload_acta", status_code=201, response_model=ActaDocument,
+    "",
+    operation_id="upload_acta",
+    status_code=201,
+    response_model=ActaDocument,
     summary="Upload one scan; read, store and return it",
-    responses={200: {"model": ActaDocument, "description": "These exact bytes were stored before: the stored acta"},
-               201: {"description": "Read and stored"},
-               **responses(400, 401, 403, 413, 415, 422, 503)},
+    responses={
+        200: {"model": ActaDocument, "description": "These exact bytes were stored before: the stored acta"},
+        201: {"description": "Read and stored"},
+        **responses(400, 401, 403, 413, 415, 422, 503),
+    },
 )
 async def upload_acta(
-    request: Request, response: Response, who: Operator, reader: ReaderDep, settings: SettingsDep,
+    request: Request,
+    response: Response,
+    who: Operator,
+    reader: ReaderDep,
+    settings: SettingsDep,
     # format: binary as well as 3.1's contentMediaType: client generators (openapi-python-client) look for it.
-    file: Annotated[UploadFile, File(description="one JPEG, PNG or TIFF scan of an acta",
-                                     json_schema_extra={"format": "binary"})],
-    template: Annotated[str | None, Form(pattern=TEMPLATE_PATTERN,
-                                         description="read as this form template id (default: identify it)")] = None,
+    file: Annotated[
+        UploadFile, File(description="one JPEG, PNG or TIFF scan of an acta", json_schema_extra={"format": "binary"})
+    ],
+    template: Annotated[
+        str | None, Form(pattern=TEMPLATE_PATTERN, description="read as this form template id (default: identify it)")
+    ] = None,
 ) -> ActaDocument:
     """Idempotent: the same bytes give the same `acta_id` and one record. A second, different scan of a
     mesa already stored puts both in conflict: neither is counted until a reviewer keeps one."""
@@ -96,10 +113,14 @@ async def upload_acta(
     return doc
 
 
-@router.get("/{acta_id}", operation_id="get_acta", response_model=ActaDocument, summary="One stored acta",
-            responses=responses(401, 403, 404, 422, 503))
-def get_acta(acta_id: ActaIdPath, _: Reader, session: SessionDep, reader: ReaderDep,
-             request: Request) -> ActaDocument:
+@router.get(
+    "/{acta_id}",
+    operation_id="get_acta",
+    response_model=ActaDocument,
+    summary="One stored acta",
+    responses=responses(401, 403, 404, 422, 503),
+)
+def get_acta(acta_id: ActaIdPath, _: Reader, session: SessionDep, reader: ReaderDep, request: Request) -> ActaDocument:
     request.state.acta_id = acta_id
     acta = crud.get_acta(session, acta_id)
     if acta is None:
@@ -107,10 +128,16 @@ def get_acta(acta_id: ActaIdPath, _: Reader, session: SessionDep, reader: Reader
     return crud.to_document(session, acta, reader.templates)
 
 
-@router.get("", operation_id="list_actas", response_model=ActaPage, summary="Stored actas, newest first",
-            responses=responses(401, 403, 422, 503))
+@router.get(
+    "",
+    operation_id="list_actas",
+    response_model=ActaPage,
+    summary="Stored actas, newest first",
+    responses=responses(401, 403, 422, 503),
+)
 def list_actas(
-    _: Reader, session: SessionDep,
+    _: Reader,
+    session: SessionDep,
     mesa_code: Annotated[str | None, Query(pattern=MESA_PATTERN, examples=["800412-1"])] = None,
     needs_review: Annotated[bool | None, Query(description="some field still waits for a reviewer")] = None,
     template: Annotated[str | None, Query(pattern=TEMPLATE_PATTERN)] = None,
@@ -123,8 +150,16 @@ def list_actas(
 
 
 def _summary(a: Acta) -> ActaSummary:
-    return ActaSummary(acta_id=a.id, mesa_code=a.mesa_code, template=a.template, variant=a.variant, status=a.status,
-                       needs_review=a.needs_review, uploaded_by=a.uploaded_by, created_at=a.created_at)
+    return ActaSummary(
+        acta_id=a.id,
+        mesa_code=a.mesa_code,
+        template=a.template,
+        variant=a.variant,
+        status=a.status,
+        needs_review=a.needs_review,
+        uploaded_by=a.uploaded_by,
+        created_at=a.created_at,
+    )
 
 
 def _overlay(sessions: sessionmaker[Session], acta_id: str, reader: ActaReader) -> bytes | None:
@@ -138,22 +173,30 @@ def _overlay(sessions: sessionmaker[Session], acta_id: str, reader: ActaReader) 
     return encode_png(draw_overlay(decode_image(data, reader.max_pixels), reading))
 
 
-@router.get("/{acta_id}/overlay.png", operation_id="get_overlay", response_class=Response,
-            summary="The audit image: each box outlined on the scan with the value read",
-            responses={200: {**_PNG, "description": "PNG; red boxes need review"},
-                       **responses(401, 403, 404, 422, 503)})
+@router.get(
+    "/{acta_id}/overlay.png",
+    operation_id="get_overlay",
+    response_class=Response,
+    summary="The audit image: each box outlined on the scan with the value read",
+    responses={200: {**_PNG, "description": "PNG; red boxes need review"}, **responses(401, 403, 404, 422, 503)},
+)
 async def get_overlay(acta_id: ActaIdPath, _: Reader, reader: ReaderDep, request: Request) -> Response:
     request.state.acta_id = acta_id
-    png = await anyio.to_thread.run_sync(partial(_overlay, request.app.state.sessions, acta_id, reader),
-                                         limiter=request.app.state.read_limiter)
+    png = await anyio.to_thread.run_sync(
+        partial(_overlay, request.app.state.sessions, acta_id, reader), limiter=request.app.state.read_limiter
+    )
     if png is None:
         raise ApiError(404, "not_found", f"no acta {acta_id}")
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
-@router.get("/{acta_id}/scan", operation_id="get_scan", response_class=Response,
-            summary="The uploaded file, as stored",
-            responses={200: {**_SCAN, "description": "the original bytes"}, **responses(401, 403, 404, 422, 503)})
+@router.get(
+    "/{acta_id}/scan",
+    operation_id="get_scan",
+    response_class=Response,
+    summary="The uploaded file, as stored",
+    responses={200: {**_SCAN, "description": "the original bytes"}, **responses(401, 403, 404, 422, 503)},
+)
 def get_scan(acta_id: ActaIdPath, _: Reader, session: SessionDep, request: Request) -> Response:
     request.state.acta_id = acta_id
     acta = crud.get_acta(session, acta_id)
@@ -163,11 +206,17 @@ def get_scan(acta_id: ActaIdPath, _: Reader, session: SessionDep, request: Reque
     return Response(blob.data, media_type=blob.media_type, headers={"Cache-Control": "private, max-age=3600"})
 
 
-@router.put("/{acta_id}/review", operation_id="review_acta", response_model=ActaDocument, tags=["review"],
-            summary="Confirm or correct field values; keep this scan for its mesa",
-            responses=responses(400, 401, 403, 404, 409, 422, 503))
-def review_acta(acta_id: ActaIdPath, body: ReviewRequest, who: Reviewer, session: SessionDep,
-                reader: ReaderDep, request: Request) -> ActaDocument:
+@router.put(
+    "/{acta_id}/review",
+    operation_id="review_acta",
+    response_model=ActaDocument,
+    tags=["review"],
+    summary="Confirm or correct field values; keep this scan for its mesa",
+    responses=responses(400, 401, 403, 404, 409, 422, 503),
+)
+def review_acta(
+    acta_id: ActaIdPath, body: ReviewRequest, who: Reviewer, session: SessionDep, reader: ReaderDep, request: Request
+) -> ActaDocument:
     """Each change is an audit record (who, when, old, new); the machine reading is never overwritten.
     `/results` then uses the reviewed values. `keep_for_mesa` resolves a mesa conflict: this scan is
     counted and every other scan of the mesa superseded."""

@@ -16,8 +16,13 @@ def health() -> Health:
     return Health(status="ok")
 
 
-@router.get("/ready", operation_id="ready", response_model=Readiness, summary="Model loaded and database reachable",
-            responses={503: {"model": ErrorBody, "description": "Not ready: no model, or no database"}})
+@router.get(
+    "/ready",
+    operation_id="ready",
+    response_model=Readiness,
+    summary="Model loaded and database reachable",
+    responses={503: {"model": ErrorBody, "description": "Not ready: no model, or no database"}},
+)
 def ready(request: Request) -> Readiness | JSONResponse:
     reader = getattr(request.app.state, "reader", None)
     if reader is None:
@@ -25,7 +30,12 @@ def ready(request: Request) -> Readiness | JSONResponse:
     try:
         ping(request.app.state.engine)
     except Exception as exc:  # any failure to reach the database means not ready, whatever the driver raised
-        return JSONResponse({"detail": f"database unreachable ({type(exc).__name__})", "code": "not_ready"},
-                            status_code=503)
-    return Readiness(status="ready", model=reader.classifier.card.name or "model",
-                     provider=reader.classifier.provider, database=request.app.state.engine.dialect.name)
+        return JSONResponse(
+            {"detail": f"database unreachable ({type(exc).__name__})", "code": "not_ready"}, status_code=503
+        )
+    return Readiness(
+        status="ready",
+        model=reader.classifier.card.name or "model",
+        provider=reader.classifier.provider,
+        database=request.app.state.engine.dialect.name,
+    )

@@ -16,10 +16,17 @@ from service.security import Principal
 router = APIRouter(tags=["results"])
 
 
-@router.get("/results", operation_id="get_results", response_model=Results, summary="Totals per form, section and key",
-            responses=responses(401, 422, 503))
+@router.get(
+    "/results",
+    operation_id="get_results",
+    response_model=Results,
+    summary="Totals per form, section and key",
+    responses=responses(401, 422, 503),
+)
 def get_results(
-    _: Annotated[Principal | None, Depends(results_access)], session: SessionDep, reader: ReaderDep,
+    _: Annotated[Principal | None, Depends(results_access)],
+    session: SessionDep,
+    reader: ReaderDep,
     template: Annotated[str | None, Query(pattern=TEMPLATE_PATTERN, description="only this form")] = None,
 ) -> Results:
     """Sums over counted actas (not those in a mesa conflict or superseded), using reviewed values where a

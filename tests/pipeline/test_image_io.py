@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.image_io import CorruptImage, EmptyImage, ImageTooLarge, UnsupportedImage, decode_image
+from pipeline.image_io import CorruptImage, EmptyImage, ImageTooLarge, ImageTooSmall, UnsupportedImage, decode_image
 from tests.conftest import ACTAS
 
 
@@ -93,5 +93,5 @@ def test_pil_written_jpeg_with_exif_decodes() -> None:
 def test_images_too_small_to_be_a_scan_are_refused(shape: tuple[int, int, int]) -> None:
     ok, buf = cv2.imencode(".png", np.full(shape, 255, np.uint8))
     assert ok
-    with pytest.raises(UnsupportedImage, match="at least"):
+    with pytest.raises(ImageTooSmall, match="at least"):
         decode_image(bytes(buf))

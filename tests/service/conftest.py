@@ -67,8 +67,11 @@ def pg_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # a missing server is a failure to report, not a reason to skip
-        pytest.fail(f"PostgreSQL at {make_url(PG_ADMIN_URL).render_as_string(hide_password=True)} is not usable "
-                    f"({type(exc).__name__}); run scripts/ensure_postgres.sh", pytrace=False)
+        pytest.fail(
+            f"PostgreSQL at {make_url(PG_ADMIN_URL).render_as_string(hide_password=True)} is not usable "
+            f"({type(exc).__name__}); run scripts/ensure_postgres.sh",
+            pytrace=False,
+        )
     try:
         yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     finally:
@@ -91,8 +94,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
-    return Settings(_env_file=None, database_url=database_url, model_path=default_model(),  # type: ignore[call-arg]
-                    **overrides)
+    return Settings(
+        _env_file=None,
+        database_url=database_url,
+        model_path=default_model(),  # type: ignore[call-arg]
+        **overrides,
+    )
 
 
 class Api:
@@ -104,11 +111,13 @@ class Api:
     def headers(self, role: Role | None) -> dict[str, str]:
         return {"X-API-Key": self.keys[role]} if role else {}
 
-    def upload(self, data: bytes, role: Role | None = Role.operator, name: str = "scan.jpg",
-               template: str | None = None) -> httpx2.Response:
+    def upload(
+        self, data: bytes, role: Role | None = Role.operator, name: str = "scan.jpg", template: str | None = None
+    ) -> httpx2.Response:
         form = {"template": template} if template else None
-        return self.client.post("/actas", files={"file": (name, data, "image/jpeg")}, data=form,
-                                headers=self.headers(role))
+        return self.client.post(
+            "/actas", files={"file": (name, data, "image/jpeg")}, data=form, headers=self.headers(role)
+        )
 
 
 def start_api(database_url: str, reader: MemoReader, **overrides: object) -> Iterator[Api]:

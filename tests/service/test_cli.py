@@ -11,8 +11,9 @@ from service.models import Role
 from tests.service.conftest import MemoReader, start_api
 
 
-def test_keys_create_list_revoke(database_url: str, service_reader: MemoReader,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_keys_create_list_revoke(
+    database_url: str, service_reader: MemoReader, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = ["--database-url", database_url]
     assert main(["keys", "create", "ana", "--role", "reviewer", *db]) == 0
     out, err = capsys.readouterr()
@@ -57,8 +58,9 @@ def test_serve_without_a_model(capsys: pytest.CaptureFixture[str], monkeypatch: 
     assert "not found" in capsys.readouterr().err
 
 
-def test_serve_tells_how_to_get_a_first_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_serve_tells_how_to_get_a_first_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import uvicorn
 
     started: dict[str, object] = {}

@@ -55,6 +55,7 @@ def test_concurrent_uploads(database_url: str, service_reader: MemoReader) -> No
             with sessions() as session:
                 acta, created = crud.store_reading(session, readings[i], scans[i], f"k{i}", templates)
                 return acta.id, created
+
         return job
 
     # The same bytes four times at once, and two other scans of the same mesa at the same moment.

@@ -48,7 +48,7 @@ def test_gpu_dockerfile_uses_cuda_and_onnxruntime_gpu() -> None:
 
 def test_dockerignore_keeps_data_and_secrets_out() -> None:
     rules = (REPO / ".dockerignore").read_text().split()
-    assert rules[rules.index("**") + 1:].count("!models/") == 1 and "!.venv" not in rules
+    assert rules[rules.index("**") + 1 :].count("!models/") == 1 and "!.venv" not in rules
 
 
 @pytest.fixture(scope="module")

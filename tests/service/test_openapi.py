@@ -23,8 +23,18 @@ from tests.conftest import REPO
 from tests.service.conftest import SAMPLE
 
 BIN = Path(sys.executable).parent
-OPERATIONS = {"upload_acta", "get_acta", "list_actas", "get_overlay", "get_scan", "review_acta", "get_results",
-              "list_templates", "health", "ready"}
+OPERATIONS = {
+    "upload_acta",
+    "get_acta",
+    "list_actas",
+    "get_overlay",
+    "get_scan",
+    "review_acta",
+    "get_results",
+    "list_templates",
+    "health",
+    "ready",
+}
 
 
 def test_exported_spec_is_current() -> None:
@@ -44,8 +54,11 @@ def test_spec_names_operations_and_documents_errors() -> None:
         assert upload[status]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
     assert "HTTPValidationError" not in spec["components"]["schemas"]  # every 422 is the one error body
     assert spec["components"]["securitySchemes"]["ApiKey"] == {
-        "type": "apiKey", "in": "header", "name": "X-API-Key",
-        "description": spec["components"]["securitySchemes"]["ApiKey"]["description"]}
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": spec["components"]["securitySchemes"]["ApiKey"]["description"],
+    }
 
 
 def free_port() -> int:
@@ -61,14 +74,34 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     db = f"sqlite:///{tmp / 'actas.db'}"
     key_file = tmp / "key.txt"
     env = {**os.environ, "ACTAS_DATABASE_URL": db, "ACTAS_MODEL_PATH": str(default_model()), "ACTAS_PREFER_GPU": "0"}
-    created = subprocess.run([str(BIN / "actas"), "keys", "create", "client-test", "--role", "reviewer"],
-                             env=env, capture_output=True, text=True, timeout=60)
+    created = subprocess.run(
+        [str(BIN / "actas"), "keys", "create", "client-test", "--role", "reviewer"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert created.returncode == 0, created.stderr
     key_file.write_text(created.stdout.strip())
     port = free_port()
     log = (tmp / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "service.app:app", "--host", "127.0.0.1",
-                             "--port", str(port), "--no-access-log"], env=env, cwd=tmp, stdout=log, stderr=log)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "service.app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+        ],
+        env=env,
+        cwd=tmp,
+        stdout=log,
+        stderr=log,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -92,10 +125,23 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
 def client_package(tmp_path_factory: pytest.TempPathFactory) -> Any:
     out = tmp_path_factory.mktemp("client") / "actas_client"
     gen = subprocess.run(
-        [str(BIN / "openapi-python-client"), "generate", "--path", str(REPO / "openapi.json"), "--output-path",
-         str(out), "--meta", "none", "--config", str(Path(__file__).with_name("openapi-client.yaml")),
-         "--fail-on-warning"],
-        capture_output=True, text=True, timeout=120)
+        [
+            str(BIN / "openapi-python-client"),
+            "generate",
+            "--path",
+            str(REPO / "openapi.json"),
+            "--output-path",
+            str(out),
+            "--meta",
+            "none",
+            "--config",
+            str(Path(__file__).with_name("openapi-client.yaml")),
+            "--fail-on-warning",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert gen.returncode == 0, gen.stdout + gen.stderr
     sys.path.insert(0, str(out.parent))
     try:
@@ -117,8 +163,9 @@ def test_generated_client_uploads_a_real_acta(live_server: tuple[str, str], clie
     get_overlay = importlib.import_module("actas_client.api.actas.get_overlay")
     assert api is not None
 
-    client = client_package.AuthenticatedClient(base_url=url, token=key, prefix="", auth_header_name="X-API-Key",
-                                                timeout=120)
+    client = client_package.AuthenticatedClient(
+        base_url=url, token=key, prefix="", auth_header_name="X-API-Key", timeout=120
+    )
     data = SAMPLE.read_bytes()
     body = models.BodyUploadActa(file=types.File(payload=BytesIO(data), file_name=SAMPLE.name, mime_type="image/jpeg"))
     with client as c:
@@ -140,14 +187,16 @@ def test_generated_client_uploads_a_real_acta(live_server: tuple[str, str], clie
         totals = results_api.sync(client=c)
         assert isinstance(totals, models.Results) and totals.actas == 1 and totals.counted == 1
 
-        bad = upload.sync_detailed(client=c, body=models.BodyUploadActa(
-            file=types.File(payload=BytesIO(b"plain text"), file_name="x.txt")))
+        bad = upload.sync_detailed(
+            client=c, body=models.BodyUploadActa(file=types.File(payload=BytesIO(b"plain text"), file_name="x.txt"))
+        )
         assert bad.status_code == 415 and isinstance(bad.parsed, models.ErrorBody)
         assert bad.parsed.code == "unsupported_media_type"
 
     anonymous = client_package.Client(base_url=url)
-    refused = upload.sync_detailed(client=anonymous, body=models.BodyUploadActa(
-        file=types.File(payload=BytesIO(data), file_name="x.jpg")))
+    refused = upload.sync_detailed(
+        client=anonymous, body=models.BodyUploadActa(file=types.File(payload=BytesIO(data), file_name="x.jpg"))
+    )
     assert refused.status_code == 401 and refused.parsed.code == "missing_key"
 
 

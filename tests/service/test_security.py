@@ -17,8 +17,11 @@ REVIEW = {"fields": [{"field": "presidente.PDC", "value": 1}]}
 
 # (name, request, least role allowed); an allowed call on an unknown acta answers 404, a refused one 401/403.
 CALLS: list[tuple[str, Callable[[Api, dict[str, str]], httpx2.Response], Role]] = [
-    ("upload", lambda api, h: api.client.post("/actas", files={"file": ("x.txt", b"not an image")}, headers=h),
-     Role.operator),
+    (
+        "upload",
+        lambda api, h: api.client.post("/actas", files={"file": ("x.txt", b"not an image")}, headers=h),
+        Role.operator,
+    ),
     ("review", lambda api, h: api.client.put(f"/actas/{A}/review", json=REVIEW, headers=h), Role.reviewer),
     ("get", lambda api, h: api.client.get(f"/actas/{A}", headers=h), Role.reader),
     ("list", lambda api, h: api.client.get("/actas", headers=h), Role.reader),
@@ -61,10 +64,16 @@ def test_keys_are_stored_hashed(api: Api) -> None:
         assert not any(key in str(getattr(r, c)) for r in rows for c in ("name", "prefix", "key_hash"))
 
 
-@pytest.mark.parametrize(("role", "needed", "ok"), [
-    (Role.reader, Role.reader, True), (Role.reader, Role.operator, False),
-    (Role.operator, Role.operator, True), (Role.operator, Role.reviewer, False),
-    (Role.reviewer, Role.operator, True), (Role.reviewer, Role.reviewer, True),
-])
+@pytest.mark.parametrize(
+    ("role", "needed", "ok"),
+    [
+        (Role.reader, Role.reader, True),
+        (Role.reader, Role.operator, False),
+        (Role.operator, Role.operator, True),
+        (Role.operator, Role.reviewer, False),
+        (Role.reviewer, Role.operator, True),
+        (Role.reviewer, Role.reviewer, True),
+    ],
+)
 def test_role_order(role: Role, needed: Role, ok: bool) -> None:
     assert Principal("k", role).may(needed) is ok

@@ -19,8 +19,7 @@ def test_totals_per_form_match_the_readings(api: Api) -> None:
         assert tpl["totals"] == {s: {k: v or 0 for k, v in keys.items()} for s, keys in doc["counts"].items()}
         assert tpl["counted"] == 1 and tpl["flagged"] == int(doc["record"]["needs_review"])
         waiting = sum(f["waiting_review"] for f in doc["record"]["fields"])
-        assert tpl["fields"] == {"machine_read": len(doc["fields"]) - waiting, "reviewed": 0,
-                                 "waiting_review": waiting}
+        assert tpl["fields"] == {"machine_read": len(doc["fields"]) - waiting, "reviewed": 0, "waiting_review": waiting}
     only = api.client.get("/results", params={"template": "bo2025-runoff"}, headers=api.headers(Role.reader)).json()
     assert [t["template"] for t in only["templates"]] == ["bo2025-runoff"] and only["actas"] == 1
 

@@ -34,8 +34,14 @@ def test_review_changes_results_and_leaves_an_audit_record(api: Api, sample_byte
     pdc, libre = machine["PDC"] or 0, machine["LIBRE"]
     assert before["totals"]["presidente"]["PDC"] == pdc
 
-    r = review(api, acta_id, {"fields": [{"field": "presidente.PDC", "value": pdc + 7},
-                                         {"field": "presidente.LIBRE", "value": libre}], "note": "paper checked"})
+    r = review(
+        api,
+        acta_id,
+        {
+            "fields": [{"field": "presidente.PDC", "value": pdc + 7}, {"field": "presidente.LIBRE", "value": libre}],
+            "note": "paper checked",
+        },
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     # The machine reading is never overwritten; the record holds the reviewed values.
@@ -73,15 +79,19 @@ def test_reviewing_every_field_clears_the_flag(api: Api, sample_bytes: bytes) ->
     assert flagged["total"] == 0
 
 
-@pytest.mark.parametrize(("body", "status", "code"), [
-    ({"fields": [{"field": "presidente.NOPE", "value": 1}]}, 422, "unknown_field"),
-    ({"fields": [{"field": "presidente.PDC", "value": 1000}]}, 422, "value_out_of_range"),
-    ({"fields": [{"field": "presidente.PDC", "value": -1}]}, 422, "invalid_request"),
-    ({"fields": []}, 422, "invalid_request"),
-    ({"keep_for_mesa": True}, 409, "not_in_conflict"),
-])
-def test_invalid_reviews_change_nothing(api: Api, sample_bytes: bytes, body: dict[str, Any], status: int,
-                                        code: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"fields": [{"field": "presidente.NOPE", "value": 1}]}, 422, "unknown_field"),
+        ({"fields": [{"field": "presidente.PDC", "value": 1000}]}, 422, "value_out_of_range"),
+        ({"fields": [{"field": "presidente.PDC", "value": -1}]}, 422, "invalid_request"),
+        ({"fields": []}, 422, "invalid_request"),
+        ({"keep_for_mesa": True}, 409, "not_in_conflict"),
+    ],
+)
+def test_invalid_reviews_change_nothing(
+    api: Api, sample_bytes: bytes, body: dict[str, Any], status: int, code: str
+) -> None:
     doc = api.upload(sample_bytes).json()
     # A valid change first in the same request must not survive the invalid one after it.
     if body.get("fields"):
@@ -121,11 +131,13 @@ def test_two_scans_of_one_mesa_are_a_conflict_until_resolved(api: Api, sample_by
     kept = r.json()["record"]
     assert kept["status"] == "counted" and kept["conflicts_with"] == []
     assert [(e["action"], e["old_status"], e["new_status"]) for e in kept["reviews"]] == [
-        ("keep", "conflict", "counted")]
+        ("keep", "conflict", "counted")
+    ]
     gone = api.client.get(f"/actas/{first['acta_id']}", headers=h).json()["record"]
     assert gone["status"] == "superseded"
     assert [(e["action"], e["old_status"], e["new_status"], e["reviewer"]) for e in gone["reviews"]] == [
-        ("supersede", "conflict", "superseded", "test-reviewer")]
+        ("supersede", "conflict", "superseded", "test-reviewer")
+    ]
 
     res = results(api)
     assert (res["actas"], res["counted"], res["superseded"], res["excluded"]) == (2, 1, 1, 1)
@@ -144,14 +156,17 @@ def test_two_scans_of_one_mesa_are_a_conflict_until_resolved(api: Api, sample_by
     assert results(api)["counted"] == 1
 
 
-@pytest.mark.parametrize("body", [
-    {"fields": [{"field": "presidente.PDC", "value": "41"}]},
-    {"fields": [{"field": "presidente.PDC", "value": 41.0}]},
-    {"fields": [{"field": "presidente.PDC", "value": True}]},
-    {"keep_for_mesa": 0},
-    {"fields": [{"field": "presidente.PDC", "value": 1}], "extra": 1},
-    {"fields": [{"field": "presidente.PDC", "value": 1}, {"field": "presidente.PDC", "value": 2}]},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"fields": [{"field": "presidente.PDC", "value": "41"}]},
+        {"fields": [{"field": "presidente.PDC", "value": 41.0}]},
+        {"fields": [{"field": "presidente.PDC", "value": True}]},
+        {"keep_for_mesa": 0},
+        {"fields": [{"field": "presidente.PDC", "value": 1}], "extra": 1},
+        {"fields": [{"field": "presidente.PDC", "value": 1}, {"field": "presidente.PDC", "value": 2}]},
+    ],
+)
 def test_review_bodies_are_strict(api: Api, body: dict[str, Any]) -> None:
     r = review(api, "a" * 64, body)  # refused before the acta is even looked up
     assert r.status_code == 422 and r.json()["code"] == "invalid_request", r.text
