@@ -9,14 +9,18 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.image_io import ImageError
 from pipeline.registration import NotAForm
 
+if TYPE_CHECKING:  # the reader loads OpenCV and onnxruntime: import it only when a command needs it
+    from pipeline.reader import ActaReader
+
 READ_ERRORS = (ImageError, NotAForm, OSError)
 
 
-def _reader(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _reader(args: argparse.Namespace) -> ActaReader:
     from pipeline.reader import ActaReader
 
     return ActaReader.from_paths(args.model, args.templates_dir, prefer_gpu=not args.cpu)

@@ -36,12 +36,18 @@ def _char(i: int) -> str:
     return "_" if i == BLANK else CLASSES[i]
 
 
+def text_and_value(digits: list[DigitReading]) -> tuple[str, int | None]:
+    """What the boxes read ('_' for a blank box) and the count: blanks are skipped, None if all blank."""
+    text = "".join(d.char or "_" for d in digits)
+    written = text.replace("_", "")
+    return text, int(written) if written else None
+
+
 def read_field(section: str, key: str, label: str, boxes: list[BoxEvidence], located: bool = True) -> FieldReading:
     """`located`: the boxes' printed border was found; if not, the crop is unverified and flagged."""
     digits = [read_digit(b) for b in boxes]
-    text = "".join(d.char or "_" for d in digits)
+    text, value = text_and_value(digits)
     written = text.lstrip("_")
-    value = int(written.replace("_", "")) if written else None
     confidence = float(np.prod([d.confidence for d in digits]))
     reasons = []
     if "_" in written:
@@ -70,15 +76,14 @@ def apply_correction(
 ) -> FieldReading:
     """The field as the constrained decoding reads it, the original reading kept beside it."""
     digits = [read_digit(b, lab) for b, lab in zip(boxes, labels, strict=True)]
-    text = "".join(d.char or "_" for d in digits)
-    written = text.lstrip("_")
+    text, value = text_and_value(digits)
     reasons = [f"corrected by the form's rules from {field.text} to {text}"]
     if not trusted:
         reasons.append("correction margin thin")
     reasons += [r for r in field.reasons if r.startswith("printed box border")]  # still true after correction
     return field.model_copy(
         update={
-            "value": int(written) if written else None,
+            "value": value,
             "text": text,
             "digits": digits,
             "confidence": round(confidence, 4),
