@@ -70,17 +70,7 @@ TRANSFORMS: dict[str, Transform] = {
 CASES = real_actas()
 
 
-# Known defect, kept visible: upside down, mesa_5018381 reads several digits as 4 (border remnants in the
-# crops) and three misreads happen to satisfy the ballots rule, so BLANCOS 004 goes unflagged.
-# strict: the day it passes, this marker must go.
-KNOWN_SILENT = {"rotate180": "upside-down mesa_5018381: VOTOS_BLANCOS read 004 unflagged (issue 3 open)"}
-PARAMS = [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_SILENT[n])) if n in KNOWN_SILENT else n
-    for n in TRANSFORMS
-]
-
-
-@pytest.mark.parametrize("name", PARAMS)
+@pytest.mark.parametrize("name", list(TRANSFORMS))
 def test_transformed_actas_read_right_or_flag(reader: ActaReader, name: str) -> None:
     silent_errors, flagged_errors = [], []
     for path, truth in CASES:
