@@ -33,7 +33,7 @@ def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt")
     p.add_argument("--pretrained", action="store_true", help="ConvNeXt: start from timm's ImageNet weights")
     p.add_argument("--pretrained-file", help="ConvNeXt: timm's ImageNet weights from a local file")
-    p.add_argument("--init", type=Path, help="start from the weights of this checkpoint or state dict")
+    p.add_argument("--init", type=Path, help="start from a checkpoint, a state dict or an exported .onnx file")
 
 
 def _add_evaluate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -27,6 +27,7 @@ from pipeline.digit_input import BLANK
 from training.data.dataset import AugmentedDigits, EvalSet, make_eval_set
 from training.data.sources import load_source, train_val_split
 from training.models import create_model
+from training.onnx_weights import state_dict_from_onnx
 
 
 @dataclass
@@ -105,7 +106,9 @@ class Trainer:
         self.train_set = AugmentedDigits(train, cfg.blank_fraction, cfg.seed)
         self.val: EvalSet = make_eval_set(val, n_blanks=max(1, len(val) // 10), seed=cfg.seed + 1000)
         self.model = create_model(cfg.model, **model_kwargs(cfg))
-        if cfg.init:
+        if cfg.init and cfg.init.endswith(".onnx"):  # e.g. continue training the shipped model
+            self.model.load_state_dict(state_dict_from_onnx(Path(cfg.init), self.model))
+        elif cfg.init:
             state = torch.load(cfg.init, map_location="cpu", weights_only=True)
             self.model.load_state_dict(state.get("ema") or state.get("model") or state)
         self.ema = copy.deepcopy(self.model).eval() if cfg.ema_decay > 0 else None

@@ -8,13 +8,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from pipeline.classifier import DigitClassifier
-from pipeline.digit_input import CLASSES
+from pipeline.digit_input import CLASSES, center_digit, to_model_input
+from pipeline.reader import DEFAULT_MODEL
 from tests.conftest import MNIST
 from training.calibration import calibration_report, expected_calibration_error, fit_temperature
-from training.engine import TrainConfig, Trainer
+from training.data.sources import load_mnist
+from training.engine import TrainConfig, Trainer, load_trained
 from training.export import run_export
+from training.models import create_model
+from training.onnx_weights import state_dict_from_onnx
 
 
 @pytest.mark.parametrize("name", ["lenet5", "convnext_tiny"])
@@ -46,6 +51,23 @@ def test_export_passes_parity_and_writes_the_card(tmp_path: Path, name: str) -> 
     clf = DigitClassifier(out, prefer_gpu=False)
     for batch in (1, 7):  # dynamic batch axis
         assert clf.logits(np.zeros((batch, 32, 32), np.uint8)).shape == (batch, len(CLASSES))
+    # and back: the exported weights load into the architecture again (fine-tuning with --init x.onnx)
+    model, _state = load_trained(run / "last.pt")
+    fresh = create_model(name, num_classes=len(CLASSES)).eval()
+    fresh.load_state_dict(state_dict_from_onnx(out, fresh))
+    for key, value in model.state_dict().items():
+        assert torch.allclose(fresh.state_dict()[key].float(), value.float(), atol=1e-6), key
+
+
+def test_the_shipped_model_loads_back_into_pytorch() -> None:
+    """The shipped ONNX file's weights in timm's ConvNeXt-Tiny give onnxruntime's logits on real digits."""
+    canvases = np.stack([center_digit(img) for img in load_mnist(MNIST, "test").images[:64]])
+    model = create_model("convnext_tiny", num_classes=len(CLASSES)).eval()
+    model.load_state_dict(state_dict_from_onnx(DEFAULT_MODEL, model))
+    with torch.no_grad():
+        torch_logits = model(torch.from_numpy(to_model_input(canvases))).numpy()
+    onnx_logits = DigitClassifier(DEFAULT_MODEL, prefer_gpu=False).logits(canvases)
+    assert np.abs(torch_logits - onnx_logits).max() < 1e-3
 
 
 def test_temperature_scaling_fixes_overconfidence() -> None:
