@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -23,7 +24,7 @@ from pipeline.mesa_code import read_mesa_code
 from pipeline.registration import FormRegistrar, NotAForm, Registration
 from pipeline.rules import check_rules
 from pipeline.schema import ActaReading, PixelBox
-from pipeline.segmentation import segment_cell
+from pipeline.segmentation import Cell, segment_cell
 from pipeline.templates import Template, load_templates
 
 # Registration is verified by the boxes themselves: at least this share of a form's box groups must
@@ -63,17 +64,21 @@ class ActaReader:
         t = {"start": time.perf_counter()}
         scan = decode_image(data, self.max_pixels)
         t["decode"] = time.perf_counter()
-        gray = np.asarray(cv2.cvtColor(scan, cv2.COLOR_BGR2GRAY), np.uint8)
-        ranked = self.registrar.register_ranked(gray, only=template)
+        reg, groups = self.locate(scan, template)
         t["register"] = time.perf_counter()
+        return self._read_registered(scan, reg, groups, hashlib.sha256(data).hexdigest(), t), scan
+
+    def locate(self, scan: np.ndarray, template: str | None = None) -> tuple[Registration, dict[str, GroupPatch]]:
+        """The form's registration and its located box groups. Raises `NotAForm`."""
+        gray = np.asarray(cv2.cvtColor(scan, cv2.COLOR_BGR2GRAY), np.uint8)
         # The first registration whose boxes are where the template puts them; the next candidate
         # (another print variant, or SIFT's warp) when they are not.
         found: list[str] = []
-        for reg in ranked:
+        for reg in self.registrar.register_ranked(gray, only=template):
             groups = locate_groups(scan, reg)
             share = sum(g.snapped for g in groups.values()) / len(groups)
             if share >= MIN_BOXES_FOUND:
-                return self._read_registered(scan, reg, groups, hashlib.sha256(data).hexdigest(), t), scan
+                return reg, groups
             found.append(f"{reg.template.id}/{reg.variant.id} {share:.0%}")
         raise NotAForm(
             f"the form's boxes are not where its template puts them (groups found: {', '.join(found)}): "
@@ -84,19 +89,14 @@ class ActaReader:
         self, scan: np.ndarray, reg: Registration, groups: dict[str, GroupPatch], acta_id: str, t: dict[str, float]
     ) -> ActaReading:
         tpl, variant = reg.template, reg.variant
-        canvases, evidence_at = [], []
-        for name, g in groups.items():
-            for rect in g.cells:
-                cell = segment_cell(g.image, rect)
-                canvases.append(cell.canvas)
-                evidence_at.append((name, cell.ink, _to_scan_box(g, rect)))
+        cells = segment_groups(groups)
         t["cells"] = time.perf_counter()
-        probs = self.classifier.predict(np.stack(canvases)).probs
+        probs = self.classifier.predict(np.stack([c.cell.canvas for c in cells])).probs
         t["classify"] = time.perf_counter()
 
         by_field: dict[str, list[BoxEvidence]] = {name: [] for name in variant.boxes}
-        for (name, ink, pbox), p in zip(evidence_at, probs, strict=True):
-            by_field[name].append(BoxEvidence(p, ink, pbox))
+        for c, p in zip(cells, probs, strict=True):
+            by_field[c.field].append(BoxEvidence(p, c.cell.ink, c.box))
         fields = []
         for name, boxes in by_field.items():
             section, spec = tpl.fields[name]
@@ -145,6 +145,22 @@ def locate_groups(scan: np.ndarray, reg: Registration) -> dict[str, GroupPatch]:
         name: extract_group(scan, reg.scan_to_ref, box, tpl.fields[name][1].digits)
         for name, box in reg.variant.boxes.items()
     }
+
+
+@dataclass(frozen=True)
+class LocatedCell:
+    field: str  # section.KEY
+    cell: Cell  # the segmented digit, model-ready
+    box: PixelBox  # where the box is in the scan
+
+
+def segment_groups(groups: dict[str, GroupPatch]) -> list[LocatedCell]:
+    """Every box of every field, in template order, segmented for the classifier."""
+    return [
+        LocatedCell(name, segment_cell(g.image, rect), _to_scan_box(g, rect))
+        for name, g in groups.items()
+        for rect in g.cells
+    ]
 
 
 def _to_scan_box(g: GroupPatch, rect: tuple[int, int, int, int]) -> PixelBox:
