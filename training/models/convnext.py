@@ -1,4 +1,4 @@
-"""ConvNeXt-Tiny from timm, one input channel.
+"""ConvNeXt-Tiny from timm, one input channel (`in_chans` other than 1 only for benchmarks).
 
 `pretrained=True` loads timm's ImageNet weights (internet needed; timm folds the RGB stem into one
 channel); `pretrained_file` loads them from a local file instead.
@@ -20,6 +20,7 @@ def convnext_tiny(
     pretrained: bool = False,
     pretrained_file: str | None = None,
     drop_path_rate: float = 0.1,
+    in_chans: int = 1,
     **_: Any,
 ) -> nn.Module:
     overlay = {"file": pretrained_file} if pretrained_file else None
@@ -27,7 +28,7 @@ def convnext_tiny(
         "convnext_tiny",
         pretrained=pretrained or bool(pretrained_file),
         pretrained_cfg_overlay=overlay,
-        in_chans=1,
+        in_chans=in_chans,
         num_classes=num_classes,
         drop_path_rate=drop_path_rate,
     )
