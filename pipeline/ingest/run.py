@@ -1,0 +1,150 @@
+"""`actas ingest`: list the work, skip what is done, read the rest (here or on a service), record each acta.
+
+Exit status: 0 when everything listed was read (or already was), 1 when some file failed or the run was
+stopped early, 2 for a usage error, 130 after Ctrl-C. Every stop keeps what was read: run again to go on.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Generator, Sequence
+from contextlib import closing
+from typing import Any
+
+from tqdm import tqdm
+
+from pipeline.ingest import report
+from pipeline.ingest.errors import StopIngest, UsageError
+from pipeline.ingest.items import Outcome, WorkItem
+from pipeline.ingest.options import IngestOptions
+from pipeline.ingest.sources import Plan, expand, plan
+from pipeline.ingest.store import CSV, SUMMARY, Store
+
+PROG = "actas ingest"
+
+
+def _say(message: str) -> None:
+    tqdm.write(f"{PROG}: {message}", file=sys.stderr)
+
+
+Outcomes = Generator[Outcome, None, None]
+
+
+def _runner(opts: IngestOptions, items: Sequence[WorkItem]) -> Outcomes:
+    """Checks the set-up (UsageError) before anything is read, then returns the outcomes' iterator."""
+    if opts.url:
+        from pipeline.ingest.remote import Client, RemoteOptions, run_remote
+
+        remote = RemoteOptions(
+            opts.url, opts.api_key, opts.concurrency, opts.retries, opts.backoff_s, template=opts.template
+        )
+        Client(remote).check()
+        return run_remote(items, remote)
+
+    from pipeline.ingest.local import LocalOptions, cpu_count, run_local
+    from pipeline.reader import default_model
+    from pipeline.templates import load_templates
+
+    model = opts.model or default_model()
+    if not model.is_file():
+        raise UsageError(f"model {model} not found (--model or $ACTAS_MODEL_PATH)")
+    templates = load_templates(opts.templates_dir)
+    if opts.template and opts.template not in templates:
+        raise UsageError(f"unknown template {opts.template!r}; known: {', '.join(sorted(templates))}")
+    local = LocalOptions(opts.workers or cpu_count(), model, opts.templates_dir, not opts.cpu, opts.template)
+    return run_local(items, local)
+
+
+def _result_line(o: Outcome) -> dict[str, Any]:
+    line: dict[str, Any] = {"source": str(o.item.path), "page": o.item.page, "sha256": o.item.sha256}
+    line["reading"] = o.reading
+    if o.record is not None:
+        line["record"] = o.record
+    return line
+
+
+def ingest(opts: IngestOptions) -> int:
+    """SIGTERM (a service manager stopping the job) stops it like Ctrl-C: what was read is kept."""
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _ingest(opts)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _ingest(opts: IngestOptions) -> int:
+    progress = True if opts.progress is False else None  # tqdm's `disable`: None = shown only on a terminal
+    with Store(opts.out) as store:
+        if store.dropped_lines:
+            _say(f"dropped an incomplete last line ({store.dropped_lines} bytes) from {store.results}")
+        inputs = expand(opts.inputs, skip_dir=opts.out)
+        for pattern in inputs.unmatched:
+            _say(f"warning: {pattern}: no match")
+        if not inputs.files:
+            raise UsageError("no input files matched" + (f" ({len(inputs.ignored)} ignored)" if inputs.ignored else ""))
+        done = store.done()
+        with tqdm(total=len(inputs.files), unit="file", desc="listing", leave=False, disable=progress) as bar:
+            work = plan(inputs.files, done, lambda: bar.update(1))
+        run = report.RunCounts(skipped=work.skipped, duplicates=len(work.duplicates), ignored=len(inputs.ignored))
+        outcomes = _runner(opts, work.items) if work.items else _nothing()
+        store.start_run()
+        _record_plan_failures(store, work, run)
+        stopped: str | None = None
+        status = 0
+        try:
+            _consume(store, outcomes, run, len(work.items), disable=progress)
+        except KeyboardInterrupt:
+            stopped, status = "interrupted", 130
+        except StopIngest as exc:
+            stopped, status = str(exc), 1
+            _say(f"stopped: {exc}")
+        finally:
+            run.not_attempted = len(work.items) - run.read - (run.failed - len(work.failures))
+            built = report.build(store.lines(), run, stopped)
+            store.replace(CSV, built.csv)
+            store.replace(SUMMARY, _json(built.summary))
+        print(report.text(built.summary, str(store.failed)))
+        if stopped == "interrupted":
+            _say("interrupted: what was read is kept; run the same command again to go on")
+        return status or (1 if run.failed else 0)
+
+
+def _record_plan_failures(store: Store, work: Plan, run: report.RunCounts) -> None:
+    for f in work.failures:
+        store.add_failure(f.path, None, f.sha256, f.reason)
+        run.failed += 1
+        _say(f"{f.path}: {f.reason}")
+
+
+def _nothing() -> Outcomes:
+    yield from ()
+
+
+def _consume(store: Store, outcomes: Outcomes, run: report.RunCounts, total: int, disable: bool | None) -> None:
+    with closing(outcomes) as it, tqdm(total=total, unit="acta", desc="reading", disable=disable) as bar:
+        for o in it:
+            if o.reading is None:
+                store.add_failure(o.item.path, o.item.page, o.item.sha256, o.error or "unknown error")
+                run.failed += 1
+                _say(f"{o.item.label}: {o.error}")
+            else:
+                store.add_result(_result_line(o))
+                run.read += 1
+                run.flagged += bool(o.reading.get("needs_review"))
+            bar.update(1)
+            bar.set_postfix(flagged=run.flagged, failed=run.failed, refresh=False)
+
+
+def _json(doc: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
