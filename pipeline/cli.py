@@ -7,6 +7,8 @@ its reason; the others are still processed), 2 for a usage or set-up error.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +20,14 @@ if TYPE_CHECKING:  # the reader loads OpenCV and onnxruntime: import it only whe
     from pipeline.reader import ActaReader
 
 READ_ERRORS = (ImageError, NotAForm, OSError)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file, so an interrupted run never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
 
 
 def _reader(args: argparse.Namespace) -> ActaReader:
@@ -50,12 +60,14 @@ def cmd_read(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from pipeline.evaluation import EvalReport, load_truth
 
     truth = load_truth(args.directory)
     reader = _reader(args)
     report = EvalReport()
-    for name, expected in truth.actas.items():
+    for name, expected in tqdm(truth.actas.items(), desc="actas", unit="acta", disable=len(truth.actas) < 20):
         path = args.directory / name
         try:
             reading = reader.read(path.read_bytes(), args.template)
@@ -64,7 +76,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
             report.fail(name, str(exc))
             continue
         report.add(name, expected, reading)
-    print(report.table())
+    if not args.quiet:
+        print(report.table())
+    if args.per_field:
+        print(report.field_table())
+    if args.json:
+        write_text_atomic(args.json, json.dumps(report.as_dict(), indent=2) + "\n")
     print(report.summary())
     return 1 if report.failed else 0
 
@@ -79,6 +96,19 @@ def cmd_templates(args: argparse.Namespace) -> int:
         print(f"  {t.id:18s} {n:3d} fields, {len(t.rules)} rules, variants {', '.join(v.id for v in t.variants)}")
         print(f"  {'':18s} {t.title}")
     return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from pipeline.synth.generate import run
+
+    return run(args)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from pipeline.ingest.options import from_args
+    from pipeline.ingest.run import ingest
+
+    return ingest(from_args(args))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,9 +126,22 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", parents=[common], help="score against DIR/truth.json")
     e.add_argument("directory", type=Path)
     e.add_argument("--template", help="force this form template id")
+    e.add_argument("--per-field", action="store_true", help="a table of accuracy and flag rates per field")
+    e.add_argument("--json", type=Path, help="also write the scores as JSON to this file")
+    e.add_argument("--quiet", action="store_true", help="do not list every field that differs")
     e.set_defaults(func=cmd_eval)
     t = sub.add_parser("templates", parents=[common], help="list the form templates")
     t.set_defaults(func=cmd_templates)
+    from pipeline.synth import add_arguments as add_synth_arguments  # argparse only; generation loads lazily
+
+    s = sub.add_parser("synth", help="write synthetic filled actas (MNIST test digits) with a truth.json")
+    add_synth_arguments(s)
+    s.set_defaults(func=cmd_synth)
+    from pipeline.ingest.options import add_arguments as add_ingest_arguments  # argparse only
+
+    g = sub.add_parser("ingest", parents=[common], help="read folders, globs and PDFs into DIR; resumable")
+    add_ingest_arguments(g)
+    g.set_defaults(func=cmd_ingest)
     _register_service_commands(sub)
     return p
 
