@@ -9,7 +9,9 @@ A field is flagged for reasons that do not depend on a threshold (a rule broken,
 thin margin, ink read as blank, ...) or because its confidence is under the threshold. The threshold is
 set separately for fields whose every rule holds ("checked": a misread would have to be cancelled by
 another to pass) and for the others. For each pair the script prints the flag rate and the rate of
-wrong fields left unflagged, and proposes the pair with the fewest flags that meets the target.
+wrong fields left unflagged, and proposes, among the pairs that meet the target, the one with the
+lowest cost = flag rate + COST x unflagged-error rate (by default one wrong count nobody is told about
+costs as much as reviewing 100 fields: an unflagged error is the worst failure, a flag only costs time).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 from pipeline.evaluation import load_truth
 from pipeline.schema import ActaReading
 
-GRID = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
+GRID = (0.0, 0.3, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("pairs", type=Path, nargs="+", help="DIR RESULTS.jsonl pairs: a truth folder and its readings")
     p.add_argument("--target", type=float, default=0.001, help="largest share of fields wrong and unflagged")
+    p.add_argument("--cost", type=float, default=100.0, help="an unflagged error costs this many flags")
     args = p.parse_args(argv)
     if len(args.pairs) % 2:
         p.error("give DIR RESULTS.jsonl pairs")
@@ -96,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
             flag, silent = rates(fields, tc, tu)
             if tu == tc or tu == GRID[-1]:
                 print(f"{tc:11.3f} {tu:9.3f} {flag:8.2%} {silent:14.3%}")
-            if silent <= args.target and (best is None or flag < best[2]):
+            cost = flag + args.cost * silent
+            if silent <= args.target and (best is None or cost < best[2] + args.cost * best[3]):
                 best = (tc, tu, flag, silent)
     if best is None:
         print(f"no pair meets the target of {args.target:.2%} unflagged errors")

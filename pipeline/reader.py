@@ -18,7 +18,7 @@ import numpy as np
 from pipeline.cells import GroupPatch, extract_group
 from pipeline.classifier import DigitClassifier
 from pipeline.constraints import constrained_reading
-from pipeline.decoding import BoxEvidence, apply_correction, flag_broken_rules, read_field
+from pipeline.decoding import BoxEvidence, apply_correction, flag_broken_rules, flag_low_confidence, read_field
 from pipeline.image_io import DEFAULT_MAX_PIXELS, decode_image
 from pipeline.mesa_code import read_mesa_code
 from pipeline.registration import FormRegistrar, NotAForm, Registration
@@ -110,7 +110,7 @@ class ActaReader:
             ]
         values = {f"{f.section}.{f.key}": f.value for f in fields}
         checks = check_rules(tpl, values)
-        fields = flag_broken_rules(fields, checks)
+        fields = flag_low_confidence(flag_broken_rules(fields, checks), checks)
         counts: dict[str, dict[str, int | None]] = {s.key: {} for s in tpl.sections}
         for f in fields:
             counts[f.section][f.key] = f.value

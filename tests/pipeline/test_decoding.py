@@ -5,9 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.constraints import constrained_reading
-from pipeline.decoding import BoxEvidence, apply_correction, flag_broken_rules, read_field
+from pipeline.decoding import (
+    CHECKED_MIN_CONFIDENCE,
+    FIELD_MIN_CONFIDENCE,
+    BoxEvidence,
+    apply_correction,
+    flag_broken_rules,
+    flag_low_confidence,
+    read_field,
+)
 from pipeline.digit_input import BLANK, CLASSES
 from pipeline.rules import check_rules
+from pipeline.schema import RuleCheck
 from pipeline.templates import load_templates
 
 
@@ -31,12 +40,33 @@ def test_all_blank_is_null() -> None:
 
 def test_blank_between_digits_is_flagged() -> None:
     f = read_field("presidente", "PDC", "PDC", [_box(1), _box(BLANK), _box(4)])
-    assert f.needs_review and "blank box next to written digits" in f.reasons
+    assert f.needs_review and "blank box between written digits" in f.reasons
 
 
-def test_low_confidence_is_flagged() -> None:
-    f = read_field("presidente", "PDC", "PDC", [_box(0), _box(4, p=0.6), _box(0)])
-    assert f.needs_review and any(r.startswith("low confidence") for r in f.reasons)
+def test_a_left_aligned_number_reads_as_written() -> None:
+    f = read_field("presidente", "PDC", "PDC", [_box(8), _box(BLANK), _box(BLANK)])
+    assert (f.value, f.text, f.needs_review) == (8, "8__", False)
+    g = read_field("presidente", "PDC", "PDC", [_box(1), _box(2), _box(BLANK)])
+    assert (g.value, g.needs_review) == (12, False)
+
+
+def test_low_confidence_is_flagged_against_the_threshold_that_applies() -> None:
+    unsure = read_field("presidente", "PDC", "PDC", [_box(0), _box(4, p=0.3), _box(0)])
+    sure = read_field("presidente", "LIBRE", "LIBRE", [_box(0), _box(4), _box(0)])
+    assert not unsure.needs_review  # read_field only reads; the review stage judges confidence
+    ok = RuleCheck(rule="r", ok=True, left=8, right=8, fields=["presidente.PDC", "presidente.LIBRE"])
+    broken = ok.model_copy(update={"ok": False})
+    unchecked = RuleCheck(rule="s", ok=False, left=1, right=2, fields=["presidente.PDC"])
+    for checks, threshold in (
+        ([ok], CHECKED_MIN_CONFIDENCE),
+        ([broken], FIELD_MIN_CONFIDENCE),
+        ([ok, unchecked], FIELD_MIN_CONFIDENCE),
+        ([], FIELD_MIN_CONFIDENCE),
+    ):
+        got = {f.key: f for f in flag_low_confidence([unsure, sure], checks)}
+        assert got["PDC"].needs_review == (unsure.confidence < threshold), checks
+        assert any(r.startswith("low confidence") for r in got["PDC"].reasons) == (unsure.confidence < threshold)
+        assert not got["LIBRE"].needs_review
 
 
 def test_ink_read_as_blank_is_flagged() -> None:
