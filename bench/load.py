@@ -69,23 +69,38 @@ def children(pid: int) -> list[int]:
     return [int(k) for k in kids]
 
 
-def start_server(stack: ExitStack, workers: int, log_copy: Path | None,
-                 database_url: str | None) -> tuple[str, str, int]:
+def start_server(
+    stack: ExitStack, workers: int, log_copy: Path | None, database_url: str | None
+) -> tuple[str, str, int]:
     """`actas serve` in a subprocess on a free loopback port, by default on a fresh SQLite file; (url, key, pid)."""
     tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="actas-load-")))
     if log_copy:  # runs after the server has stopped (callbacks run last-in, first-out)
         stack.callback(lambda: log_copy.write_bytes((tmp / "server.log").read_bytes()))
-    env = {**os.environ, "ACTAS_DATABASE_URL": database_url or f"sqlite:///{tmp / 'actas.db'}",
-           "ACTAS_PREFER_GPU": "false"}
+    env = {
+        **os.environ,
+        "ACTAS_DATABASE_URL": database_url or f"sqlite:///{tmp / 'actas.db'}",
+        "ACTAS_PREFER_GPU": "false",
+    }
     bin_dir = Path(sys.executable).parent
-    made = subprocess.run([str(bin_dir / "actas"), "keys", "create", "load-test", "--role", "operator"],
-                          env=env, capture_output=True, text=True, timeout=60, check=True)
+    made = subprocess.run(
+        [str(bin_dir / "actas"), "keys", "create", "load-test", "--role", "operator"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     key = made.stdout.strip()
     port = free_port()
     log = (tmp / "server.log").open("w")
     stack.callback(log.close)
-    proc = subprocess.Popen([str(bin_dir / "actas"), "serve", "--host", "127.0.0.1", "--port", str(port),
-                             "--workers", str(workers)], env=env, stdout=log, stderr=log, cwd=tmp)
+    proc = subprocess.Popen(
+        [str(bin_dir / "actas"), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=log,
+        stderr=log,
+        cwd=tmp,
+    )
 
     def stop() -> None:
         proc.terminate()
@@ -119,8 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--requests", type=int, default=64, help="uploads in all (bounded)")
     p.add_argument("--workers", type=int, default=1, help="server processes when starting one")
     p.add_argument("--same-bytes", action="store_true", help="send the samples unchanged (idempotent path)")
-    p.add_argument("--database-url", help="database for the started server (default: a fresh SQLite file); "
-                                          "use an empty one: a key named load-test is created in it")
+    p.add_argument(
+        "--database-url",
+        help="database for the started server (default: a fresh SQLite file); "
+        "use an empty one: a key named load-test is created in it",
+    )
     p.add_argument("--server-log", type=Path, help="keep the started server's log (JSON lines) here")
     p.add_argument("--time-limit", type=float, default=900, help="stop sending new uploads after this many s")
     args = p.parse_args(argv)
@@ -144,8 +162,14 @@ def main(argv: list[str] | None = None) -> int:
         statuses: Counter[str] = Counter()
         lock = threading.Lock()
         started = time.perf_counter()
-        client = stack.enter_context(httpx2.Client(base_url=url, headers={"X-API-Key": key}, timeout=600,
-                                                   limits=httpx2.Limits(max_connections=args.clients)))
+        client = stack.enter_context(
+            httpx2.Client(
+                base_url=url,
+                headers={"X-API-Key": key},
+                timeout=600,
+                limits=httpx2.Limits(max_connections=args.clients),
+            )
+        )
 
         def upload(i: int) -> None:
             if time.perf_counter() - started > args.time_limit:
@@ -175,12 +199,16 @@ def main(argv: list[str] | None = None) -> int:
     ok = len(latencies)
     errors = sum(n for s, n in statuses.items() if s not in ("200", "201"))
     q = statistics.quantiles(latencies, n=20, method="inclusive") if ok >= 2 else [float("nan")] * 19
-    print(f"load: {args.requests} uploads of {len(samples)} real samples "
-          f"({'same bytes' if args.same_bytes else 'new bytes each'}), {args.clients} concurrent clients, "
-          f"{wall:.1f} s")
+    print(
+        f"load: {args.requests} uploads of {len(samples)} real samples "
+        f"({'same bytes' if args.same_bytes else 'new bytes each'}), {args.clients} concurrent clients, "
+        f"{wall:.1f} s"
+    )
     print(f"throughput: {ok / wall:.2f} uploads/s")
-    print(f"latency: median {statistics.median(latencies) if ok else float('nan'):.2f} s, p95 {q[18]:.2f} s, "
-          f"max {max(latencies, default=float('nan')):.2f} s")
+    print(
+        f"latency: median {statistics.median(latencies) if ok else float('nan'):.2f} s, p95 {q[18]:.2f} s, "
+        f"max {max(latencies, default=float('nan')):.2f} s"
+    )
     print(f"errors: {errors}")
     print(f"statuses: {', '.join(f'{s} x{n}' for s, n in sorted(statuses.items()))}")
     print(f"server peak RSS: {rss:.1f} MiB" if rss is not None else "server peak RSS: unknown (give --pid)")

@@ -7,11 +7,12 @@ unflagged errors it lets through.
 
 A field is flagged for reasons that do not depend on a threshold (a rule broken, a correction with a
 thin margin, ink read as blank, ...) or because its confidence is under the threshold. The threshold is
-set separately for fields whose every rule holds ("checked": a misread would have to be cancelled by
-another to pass) and for the others. For each pair the script prints the flag rate and the rate of
-wrong fields left unflagged, and proposes, among the pairs that meet the target, the one with the
-lowest cost = flag rate + COST x unflagged-error rate (by default one wrong count nobody is told about
-costs as much as reviewing 100 fields: an unflagged error is the worst failure, a flag only costs time).
+set separately for fields in at least one rule that holds ("checked": a misread would have to be
+cancelled by another to pass; `pipeline.decoding.vouched_fields`) and for the others. For each pair the
+script prints the flag rate and the rate of wrong fields left unflagged, and proposes, among the pairs
+that meet the target, the one with the lowest cost = flag rate + COST x unflagged-error rate (by
+default one wrong count nobody is told about costs as much as reviewing 100 fields: an unflagged error
+is the worst failure, a flag only costs time).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.decoding import vouched_fields
 from pipeline.evaluation import load_truth
 from pipeline.schema import ActaReading
 
@@ -33,7 +35,7 @@ GRID = (0.0, 0.3, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99, 0
 class FieldOutcome:
     confidence: float
     correct: bool
-    checked: bool  # every rule naming the field holds
+    checked: bool  # some rule naming the field holds
     flagged_anyway: bool  # flagged for a reason other than low confidence
 
 
@@ -47,10 +49,7 @@ def outcomes(truth_dir: Path, results: Path) -> list[FieldOutcome]:
             continue
         reading = ActaReading.model_validate(doc["reading"])
         expected = truth[name].counts
-        rules_of: dict[str, list[bool]] = {}
-        for c in reading.checks:
-            for ref in c.fields:
-                rules_of.setdefault(ref, []).append(c.ok)
+        vouched = vouched_fields(reading.checks)
         for f in reading.fields:
             if f.section not in expected or f.key not in expected[f.section]:
                 continue
@@ -60,7 +59,7 @@ def outcomes(truth_dir: Path, results: Path) -> list[FieldOutcome]:
                 FieldOutcome(
                     confidence=f.confidence,
                     correct=f.value == expected[f.section][f.key],
-                    checked=bool(rules_of.get(ref)) and all(rules_of[ref]),
+                    checked=ref in vouched,
                     flagged_anyway=bool(other),
                 )
             )

@@ -11,14 +11,14 @@ from pipeline.digit_input import BLANK, CLASSES
 from pipeline.schema import DigitReading, FieldReading, PixelBox, RuleCheck
 
 # Review thresholds on a field's confidence (the probability that every one of its boxes is read right).
-# A field whose every rule holds is vouched for by the sums (a misread would have to be cancelled by
+# A field in a rule that holds is vouched for by the sum (a misread would have to be cancelled by
 # another to pass), so it needs less confidence than one no holding rule checks. Chosen with
 # `python -m bench.thresholds` on 2 x 1,000 synthetic actas (README, "Counts you can trust"): 0.70 is
 # where unflagged errors reach their floor (0.023% of fields below 0.65, 0.014% from 0.70 to 0.95,
 # while each step up flags more); on these forms every field is in a rule, so the other threshold was
 # not exercised by that sweep and stays at the conservative 0.90.
 FIELD_MIN_CONFIDENCE = 0.90  # fields that no holding rule checks
-CHECKED_MIN_CONFIDENCE = 0.70  # fields whose every rule holds
+CHECKED_MIN_CONFIDENCE = 0.70  # fields in at least one rule that holds
 
 
 @dataclass(frozen=True)
@@ -102,16 +102,18 @@ def apply_correction(
     )
 
 
+def vouched_fields(checks: list[RuleCheck]) -> set[str]:
+    """Fields (section.KEY) in at least one rule that holds: the sum vouches for them, since a misread
+    would have to be cancelled by another misread to pass."""
+    return {name for c in checks if c.ok for name in c.fields}
+
+
 def flag_low_confidence(fields: list[FieldReading], checks: list[RuleCheck]) -> list[FieldReading]:
-    """Flag fields under the confidence threshold that applies to them (checked by holding rules or not)."""
-    rules_of: dict[str, list[bool]] = {}
-    for c in checks:
-        for name in c.fields:
-            rules_of.setdefault(name, []).append(c.ok)
+    """Flag fields under the confidence threshold that applies to them (vouched for by a rule or not)."""
+    vouched = vouched_fields(checks)
     out = []
     for f in fields:
-        held = rules_of.get(f"{f.section}.{f.key}", [])
-        threshold = CHECKED_MIN_CONFIDENCE if held and all(held) else FIELD_MIN_CONFIDENCE
+        threshold = CHECKED_MIN_CONFIDENCE if f"{f.section}.{f.key}" in vouched else FIELD_MIN_CONFIDENCE
         if f.confidence < threshold:
             reason = f"low confidence ({f.confidence:.2f})"
             f = f.model_copy(update={"reasons": [*f.reasons, reason], "needs_review": True})
@@ -120,12 +122,16 @@ def flag_low_confidence(fields: list[FieldReading], checks: list[RuleCheck]) -> 
 
 
 def flag_broken_rules(fields: list[FieldReading], checks: list[RuleCheck]) -> list[FieldReading]:
-    """Every field of a broken rule needs review: the sum cannot tell which box is wrong."""
+    """The fields of a broken rule need review (the sum cannot tell which box is wrong), except those
+    another rule that holds vouches for: the error is among the others. The acta stays flagged and the
+    broken rule is listed in its checks either way."""
+    vouched = vouched_fields(checks)
     broken: dict[str, list[str]] = {}
     for c in checks:
         if not c.ok:
             for name in c.fields:
-                broken.setdefault(name, []).append(f"rule broken: {c.rule}")
+                if name not in vouched:
+                    broken.setdefault(name, []).append(f"rule broken: {c.rule}")
     out = []
     for f in fields:
         extra = broken.get(f"{f.section}.{f.key}", [])

@@ -51,16 +51,17 @@ def test_a_left_aligned_number_reads_as_written() -> None:
 
 
 def test_low_confidence_is_flagged_against_the_threshold_that_applies() -> None:
-    unsure = read_field("presidente", "PDC", "PDC", [_box(0), _box(4, p=0.3), _box(0)])
+    unsure = read_field("presidente", "PDC", "PDC", [_box(0), _box(4, p=0.8), _box(0)])
     sure = read_field("presidente", "LIBRE", "LIBRE", [_box(0), _box(4), _box(0)])
     assert not unsure.needs_review  # read_field only reads; the review stage judges confidence
+    assert CHECKED_MIN_CONFIDENCE <= unsure.confidence < FIELD_MIN_CONFIDENCE  # between the two thresholds
     ok = RuleCheck(rule="r", ok=True, left=8, right=8, fields=["presidente.PDC", "presidente.LIBRE"])
     broken = ok.model_copy(update={"ok": False})
     unchecked = RuleCheck(rule="s", ok=False, left=1, right=2, fields=["presidente.PDC"])
     for checks, threshold in (
         ([ok], CHECKED_MIN_CONFIDENCE),
         ([broken], FIELD_MIN_CONFIDENCE),
-        ([ok, unchecked], FIELD_MIN_CONFIDENCE),
+        ([ok, unchecked], CHECKED_MIN_CONFIDENCE),
         ([], FIELD_MIN_CONFIDENCE),
     ):
         got = {f.key: f for f in flag_low_confidence([unsure, sure], checks)}
@@ -74,7 +75,7 @@ def test_ink_read_as_blank_is_flagged() -> None:
     assert f.needs_review and "ink in a box read as blank" in f.reasons
 
 
-def test_broken_rule_flags_its_fields_only() -> None:
+def test_broken_rule_flags_its_fields_but_those_a_holding_rule_vouches_for() -> None:
     runoff = load_templates()["bo2025-runoff"]
     values = {
         "presidente.PDC": 40,
@@ -91,7 +92,18 @@ def test_broken_rule_flags_its_fields_only() -> None:
     assert (checks[0].left, checks[0].right) == (205, 204)
     fields = [read_field(k.split(".")[0], k.split(".")[1], k, [_box(0)] * 3) for k in values]
     flagged = {f"{f.section}.{f.key}" for f in flag_broken_rules(fields, checks) if f.needs_review}
-    assert flagged == {"presidente.VOTOS_VALIDOS", "presidente.PDC", "presidente.LIBRE"}
+    # VOTOS_VALIDOS is also in the ballots rule, which holds: it vouches for it, so the error is PDC or LIBRE
+    assert flagged == {"presidente.PDC", "presidente.LIBRE"}
+    checks = check_rules(runoff, values | {"presidente.VOTOS_NULOS": 4})  # now the ballots rule breaks too
+    assert [c.ok for c in checks] == [False, False, True]
+    flagged = {f"{f.section}.{f.key}" for f in flag_broken_rules(fields, checks) if f.needs_review}
+    assert flagged == {
+        "presidente.VOTOS_VALIDOS",
+        "presidente.PDC",
+        "presidente.LIBRE",
+        "presidente.VOTOS_BLANCOS",
+        "presidente.VOTOS_NULOS",
+    }
 
 
 # -- constrained decoding -------------------------------------------------------------------------
