@@ -67,14 +67,16 @@ def _result_line(o: Outcome) -> dict[str, Any]:
 
 def ingest(opts: IngestOptions) -> int:
     """SIGTERM (a service manager stopping the job) stops it like Ctrl-C: what was read is kept."""
-    previous = None
+    previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _interrupt)
+        previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, _interrupt)
+        # Ctrl-C too, even where SIGINT came in ignored (a shell's background job starts that way).
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return _ingest(opts)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _interrupt(signum: int, frame: object) -> None:

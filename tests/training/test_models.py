@@ -38,7 +38,7 @@ def test_architecture_learns_a_batch(name: str, lr: float) -> None:
 
     before = loss_now()
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
-    for _ in range(20):
+    for _ in range(40):
         model.train()
         loss = F.cross_entropy(model(x), y)
         opt.zero_grad()
