@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline.files import write_atomic
 from pipeline.image_io import ImageError
 from pipeline.registration import NotAForm
 
@@ -20,14 +20,6 @@ if TYPE_CHECKING:  # the reader loads OpenCV and onnxruntime: import it only whe
     from pipeline.reader import ActaReader
 
 READ_ERRORS = (ImageError, NotAForm, OSError)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file, so an interrupted run never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def _reader(args: argparse.Namespace) -> ActaReader:
@@ -53,9 +45,7 @@ def cmd_read(args: argparse.Namespace) -> int:
         if args.overlay:
             target = overlay_dir / f"{path.stem}.overlay.png" if overlay_dir else args.overlay
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(".tmp")
-            tmp.write_bytes(encode_png(draw_overlay(scan, reading)))
-            tmp.replace(target)
+            write_atomic(target, encode_png(draw_overlay(scan, reading)))
     return 1 if failed else 0
 
 
@@ -81,7 +71,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.per_field:
         print(report.field_table())
     if args.json:
-        write_text_atomic(args.json, json.dumps(report.as_dict(), indent=2) + "\n")
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(args.json, (json.dumps(report.as_dict(), indent=2) + "\n").encode())
     print(report.summary())
     return 1 if report.failed else 0
 

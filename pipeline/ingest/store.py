@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pipeline.files import write_atomic
 from pipeline.ingest.errors import UsageError
 from pipeline.ingest.items import Key
 
@@ -109,10 +110,7 @@ class Store:
 
     def replace(self, name: str, text: str) -> None:
         """Write DIR/name whole or not at all (temp file, then rename)."""
-        target = self.dir / name
-        tmp = target.with_name(f".{name}.tmp")
-        tmp.write_text(text, encoding="utf-8", newline="")
-        os.replace(tmp, target)
+        write_atomic(self.dir / name, text.encode("utf-8"))
 
 
 def _write_line(fd: int, doc: dict[str, Any]) -> None:

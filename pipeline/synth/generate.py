@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from pipeline.files import write_atomic
 from pipeline.synth.counts import draw_counts
 from pipeline.synth.form import RENDER_SCALE, blank_form, draw_mesa_code, fill_form, mesa_code_for
 from pipeline.synth.handwriting import MnistTest, default_mnist_dir, draw_pen, draw_style, layout, load_mnist_test
@@ -124,12 +124,6 @@ def _compact_json(data: dict[str, Any]) -> str:
     """Indented JSON with innermost lists (a digit, a corner) kept on one line."""
     text = json.dumps(data, indent=1, ensure_ascii=False)
     return re.sub(r"\[\s*([^\[\]{}]*?)\s*\]", lambda m: "[" + re.sub(r"\s*\n\s*", " ", m.group(1)) + "]", text)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def run(args: argparse.Namespace) -> int:
