@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.image_io import decode_image
 from pipeline.reader import ActaReader, segment_groups
 
 SCAN_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff"}
@@ -32,9 +31,8 @@ def scans_in(dirs: list[Path]) -> list[Path]:
 
 
 def acta_cells(reader: ActaReader, path: Path) -> ActaCells:
-    data = path.read_bytes()
-    reading = reader.read(data)
-    _reg, groups = reader.locate(decode_image(data, reader.max_pixels), reading.template)
+    reading, scan = reader.read_with_scan(path.read_bytes())
+    _reg, groups = reader.locate(scan, reading.template)  # the same registration again, to keep the cells
     cells = segment_groups(groups)
     truth = _truth_counts(path)
     text = {}

@@ -65,6 +65,11 @@ def simple_script_classify(model: torch.nn.Module, canvases: npt.NDArray[np.uint
     return out
 
 
+def onnx_run(clf: DigitClassifier) -> Callable[[npt.NDArray[np.float32]], object]:
+    """One call of the classifier's onnxruntime session on prepared input, nothing around it."""
+    return lambda x: clf.session.run(None, {clf.input_name: x})
+
+
 def digits_per_second(fn: Callable[[npt.NDArray[np.float32]], object], x: npt.NDArray[np.float32]) -> float:
     seconds = 3.0
     fn(x)  # warm-up
@@ -95,9 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     simple = pytorch_model(onnx_path, in_chans=3)
 
     ours_total, ours_classify, simple_classify, cells_per_acta, agree = [], [], [], [], []
+    canvases = []
     for f in files:
         data = f.read_bytes()
         cells = acta_cells(reader, f)
+        canvases.append(cells.canvases)
         for _ in range(args.repeat):
             r = reader.read(data)
             ours_total.append(r.timings_ms["total"])
@@ -129,29 +136,23 @@ def main(argv: list[str] | None = None) -> int:
 
     print("\n2. the same model, digits per second")
     one = pytorch_model(onnx_path, in_chans=1)
-    pool = np.concatenate([acta_cells(reader, f).canvases for f in files[:3]])
+    gpu = None
+    if "CUDAExecutionProvider" in available_providers(prefer_gpu=True):
+        gpu = DigitClassifier(onnx_path, prefer_gpu=True)
+    pool = np.concatenate(canvases)
+
+    def torch_cpu(x: npt.NDArray[np.float32]) -> object:
+        with torch.no_grad():
+            return one(torch.from_numpy(x))
+
     for batch in (96, 1024):
         x = to_model_input(pool[np.arange(batch) % len(pool)])
-        clf = DigitClassifier(onnx_path, prefer_gpu=False)
-
-        def ort_cpu(x: npt.NDArray[np.float32], clf: DigitClassifier = clf) -> object:
-            return clf.session.run(None, {clf.input_name: x})
-
-        def torch_cpu(x: npt.NDArray[np.float32]) -> object:
-            with torch.no_grad():
-                return one(torch.from_numpy(x))
-
         print(
-            f"batch {batch:5d}: onnxruntime CPU {digits_per_second(ort_cpu, x):8.0f}/s, "
+            f"batch {batch:5d}: onnxruntime CPU {digits_per_second(onnx_run(reader.classifier), x):8.0f}/s, "
             f"PyTorch CPU {digits_per_second(torch_cpu, x):8.0f}/s"
         )
-        if "CUDAExecutionProvider" in available_providers(prefer_gpu=True):
-            gpu = DigitClassifier(onnx_path, prefer_gpu=True)
-
-            def ort_gpu(x: npt.NDArray[np.float32], clf: DigitClassifier = gpu) -> object:
-                return clf.session.run(None, {clf.input_name: x})
-
-            print(f"batch {batch:5d}: onnxruntime CUDA {digits_per_second(ort_gpu, x):8.0f}/s")
+        if gpu is not None:
+            print(f"batch {batch:5d}: onnxruntime CUDA {digits_per_second(onnx_run(gpu), x):8.0f}/s")
         else:
             print(f"batch {batch:5d}: onnxruntime CUDA: no CUDA provider on this machine")
     return 0

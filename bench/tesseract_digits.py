@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     version = subprocess.run(["tesseract", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     reader = ActaReader.from_paths(default_model(), prefer_gpu=False)
-    models = {m.stem: DigitClassifier(m, prefer_gpu=False) for m in [default_model(), *(args.model or [])]}
+    models = {default_model().stem: reader.classifier}
+    models |= {m.stem: DigitClassifier(m, prefer_gpu=False) for m in args.model or []}
 
     sets: dict[str, tuple[npt.NDArray[np.uint8], list[str]]] = {}
     canvases, labels = [], []

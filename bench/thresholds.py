@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.decoding import vouched_fields
+from pipeline.decoding import LOW_CONFIDENCE, vouched_fields
 from pipeline.evaluation import load_truth
 from pipeline.schema import ActaReading
 
@@ -54,7 +54,7 @@ def outcomes(truth_dir: Path, results: Path) -> list[FieldOutcome]:
             if f.section not in expected or f.key not in expected[f.section]:
                 continue
             ref = f"{f.section}.{f.key}"
-            other = [r for r in f.reasons if not r.startswith("low confidence")]
+            other = [r for r in f.reasons if not r.startswith(LOW_CONFIDENCE)]
             out.append(
                 FieldOutcome(
                     confidence=f.confidence,

@@ -19,6 +19,7 @@ from pipeline.schema import DigitReading, FieldReading, PixelBox, RuleCheck
 # not exercised by that sweep and stays at the conservative 0.90.
 FIELD_MIN_CONFIDENCE = 0.90  # fields that no holding rule checks
 CHECKED_MIN_CONFIDENCE = 0.70  # fields in at least one rule that holds
+LOW_CONFIDENCE = "low confidence"  # how that reason starts, for tools that weigh the thresholds
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ def flag_low_confidence(fields: list[FieldReading], checks: list[RuleCheck]) -> 
     for f in fields:
         threshold = CHECKED_MIN_CONFIDENCE if f"{f.section}.{f.key}" in vouched else FIELD_MIN_CONFIDENCE
         if f.confidence < threshold:
-            reason = f"low confidence ({f.confidence:.2f})"
+            reason = f"{LOW_CONFIDENCE} ({f.confidence:.2f})"
             f = f.model_copy(update={"reasons": [*f.reasons, reason], "needs_review": True})
         out.append(f)
     return out
