@@ -16,18 +16,12 @@ import numpy.typing as npt
 
 from pipeline.reader import ActaReader, segment_groups
 
-SCAN_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff"}
-
 
 @dataclass(frozen=True)
 class ActaCells:
     file: Path
     canvases: npt.NDArray[np.uint8]  # (N, 32, 32): the model's input, white ink on black
     labels: list[str]  # one per canvas: "0"-"9", "_" for blank, "?" where the field was misread
-
-
-def scans_in(dirs: list[Path]) -> list[Path]:
-    return sorted(f for d in dirs for f in d.rglob("*") if f.suffix.lower() in SCAN_SUFFIXES)
 
 
 def acta_cells(reader: ActaReader, path: Path) -> ActaCells:

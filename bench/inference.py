@@ -30,14 +30,14 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from bench.cells import acta_cells, scans_in
+from bench.cells import acta_cells
+from bench.samples import DEFAULT_DIRS, scans_in
 from pipeline.classifier import DigitClassifier, available_providers
 from pipeline.digit_input import CLASSES, to_model_input
 from pipeline.reader import ActaReader, default_model
 from training.models import create_model
 from training.onnx_weights import state_dict_from_onnx
 
-DEFAULT_DIRS = [Path(__file__).resolve().parents[1].parent / "shared" / "data" / "actas"]
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)[:, None, None]
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)[:, None, None]
 

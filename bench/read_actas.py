@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.samples import DEFAULT_DIRS, scans_in
 from pipeline.reader import ActaReader, default_model
-
-DEFAULT_DIRS = [Path(__file__).resolve().parents[1].parent / "shared" / "data" / "actas"]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -33,9 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", type=Path, default=None)
     args = p.parse_args(argv)
 
-    files = sorted(
-        f for d in args.dirs for f in d.rglob("*") if f.suffix.lower() in {".jpg", ".jpeg", ".png", ".tif", ".tiff"}
-    )
+    files = scans_in(args.dirs)
     if not files:
         print("no scans found", flush=True)
         return 2

@@ -21,14 +21,12 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from bench.cells import acta_cells, scans_in
-from bench.inference import DEFAULT_DIRS
+from bench.cells import acta_cells
+from bench.samples import DEFAULT_DIRS, MNIST_DIR, scans_in
 from pipeline.classifier import DigitClassifier
 from pipeline.digit_input import BLANK, CLASSES, center_digit
 from pipeline.reader import ActaReader, default_model
 from training.data.sources import load_mnist
-
-MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 
 
 def tesseract_read(canvases: npt.NDArray[np.uint8]) -> list[str]:
