@@ -23,9 +23,11 @@ def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--label-smoothing", type=float, default=0.05)
     p.add_argument("--ema-decay", type=float, default=0.999, help="0 disables the weight EMA")
     p.add_argument("--blank-fraction", type=float, default=0.1)
+    p.add_argument("--clean-fraction", type=float, default=0.0, help="share of digits left unaugmented")
     p.add_argument("--val-size", type=int, default=5000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N (default: the GPU when there is one)")
     p.add_argument("--workers", type=int, default=0, help="data-loader worker processes")
     p.add_argument("--save-every", type=int, default=100, help="checkpoint every N steps")
     p.add_argument("--limit", type=int, default=0, help="train on the first N digits only")
@@ -126,9 +128,11 @@ def _train(args: argparse.Namespace) -> int:
         label_smoothing=args.label_smoothing,
         ema_decay=args.ema_decay,
         blank_fraction=args.blank_fraction,
+        clean_fraction=args.clean_fraction,
         val_size=args.val_size,
         seed=args.seed,
         threads=args.threads,
+        device=args.device,
         workers=args.workers,
         save_every=args.save_every,
         limit=args.limit,

@@ -27,6 +27,7 @@ from pipeline.digit_input import BLANK
 from training.data.dataset import AugmentedDigits, EvalSet, make_eval_set
 from training.data.sources import load_source, train_val_split
 from training.models import create_model
+from training.models.layers import use_dense_depthwise
 from training.onnx_weights import state_dict_from_onnx
 
 
@@ -44,6 +45,7 @@ class TrainConfig:
     label_smoothing: float = 0.05
     ema_decay: float = 0.999
     blank_fraction: float = 0.1
+    clean_fraction: float = 0.0
     val_size: int = 5000
     seed: int = 0
     threads: int = 0
@@ -51,6 +53,7 @@ class TrainConfig:
     save_every: int = 100
     limit: int = 0  # use only this many training digits (tests, quick runs)
     max_steps: int = 0  # stop after this many optimiser steps in this invocation (tests)
+    device: str = "auto"  # "cpu", "cuda", "cuda:1"...; auto: the GPU when torch sees one
     pretrained: bool = False
     pretrained_file: str | None = None
     init: str | None = None
@@ -72,10 +75,18 @@ def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
     return cfg.lr * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
 @torch.no_grad()
 def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    """Logits on the CPU, computed in batches on whatever device the model is on."""
     model.eval()
-    return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+    device = next(model.parameters()).device
+    return torch.cat([model(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)])
 
 
 def eval_metrics(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
@@ -103,7 +114,7 @@ class Trainer:
         train, val = train_val_split(data, cfg.val_size, cfg.seed)
         if cfg.limit:
             train = train.subset(np.arange(min(cfg.limit, len(train))))
-        self.train_set = AugmentedDigits(train, cfg.blank_fraction, cfg.seed)
+        self.train_set = AugmentedDigits(train, cfg.blank_fraction, cfg.seed, clean_fraction=cfg.clean_fraction)
         self.val: EvalSet = make_eval_set(val, n_blanks=max(1, len(val) // 10), seed=cfg.seed + 1000)
         self.model = create_model(cfg.model, **model_kwargs(cfg))
         if cfg.init and cfg.init.endswith(".onnx"):  # e.g. continue training the shipped model
@@ -111,6 +122,10 @@ class Trainer:
         elif cfg.init:
             state = torch.load(cfg.init, map_location="cpu", weights_only=True)
             self.model.load_state_dict(state.get("ema") or state.get("model") or state)
+        self.device = pick_device(cfg.device)
+        self.model.to(self.device)
+        if self.device.type == "cpu":
+            use_dense_depthwise(self.model)  # same maths, faster CPU backward; export builds the plain model
         self.ema = copy.deepcopy(self.model).eval() if cfg.ema_decay > 0 else None
         decay: list[nn.Parameter] = []
         no_decay: list[nn.Parameter] = []
@@ -182,7 +197,12 @@ class Trainer:
             self.train_set.set_epoch(epoch)
             order = np.random.default_rng((cfg.seed, epoch)).permutation(len(self.train_set))
             batches = [order[i : i + cfg.batch_size].tolist() for i in range(0, len(order), cfg.batch_size)]
-            loader = DataLoader(self.train_set, batch_sampler=batches[offset:], num_workers=cfg.workers)
+            loader = DataLoader(
+                self.train_set,
+                batch_sampler=batches[offset:],
+                num_workers=cfg.workers,
+                pin_memory=self.device.type == "cuda",
+            )
             self.model.train()
             bar = tqdm(
                 loader,
@@ -194,6 +214,7 @@ class Trainer:
             )
             run_loss, run_correct, run_n, t0 = 0.0, 0, 0, time.time()
             for x, y in bar:
+                x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
                 for g in self.opt.param_groups:
                     g["lr"] = lr_at(self.step, self.total_steps, cfg)
                 logits = self.model(x)
@@ -204,7 +225,7 @@ class Trainer:
                 self.step += 1
                 steps_this_call += 1
                 self._update_ema()
-                run_loss += float(loss) * len(y)
+                run_loss += float(loss.detach()) * len(y)
                 run_correct += int((logits.argmax(1) == y).sum())
                 run_n += len(y)
                 bar.set_postfix(

@@ -10,10 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.digit_input import INPUT_SIZE
+from pipeline.digit_input import INPUT_SIZE, center_digit, to_model_input
 from tests.conftest import MNIST
 from training.data.augment import augment_digit
 from training.data.blanks import synth_blank
+from training.data.dataset import AugmentedDigits
 from training.data.idx import read_idx
 from training.data.sources import load_emnist_digits, load_mnist, train_val_split
 
@@ -79,3 +80,16 @@ def test_blanks_hold_nothing_digit_sized_inside_the_box() -> None:
         _n, _, stats, _ = cv2.connectedComponentsWithStats(inner.astype(np.uint8))
         tallest = max((int(s[cv2.CC_STAT_HEIGHT]) for s in stats[1:]), default=0)
         assert tallest < 10
+
+
+def test_clean_fraction_leaves_that_share_of_digits_as_the_pipeline_centres_them() -> None:
+    test = load_mnist(MNIST, "test").subset(np.arange(400))
+    plain = [center_digit(img) for img in test.images]
+
+    def clean_share(fraction: float) -> float:
+        ds = AugmentedDigits(test, blank_fraction=0.0, seed=3, clean_fraction=fraction)
+        return float(np.mean([np.array_equal(to_model_input(plain[i])[0], ds[i][0].numpy()) for i in range(len(ds))]))
+
+    assert clean_share(0.0) == 0.0
+    assert 0.2 < clean_share(0.3) < 0.4
+    assert clean_share(1.0) == 1.0

@@ -19,12 +19,18 @@ from training.data.sources import DigitSplit
 class AugmentedDigits(Dataset[tuple[torch.Tensor, int]]):
     """MNIST/EMNIST digits with acta-like augmentation, and `blank_fraction` synthetic blanks.
 
+    `clean_fraction` of the digits skip the augmentation (only centred, as the pipeline does), so
+    the plain handwriting stays in view next to the heavily distorted copies.
+
     Each item's randomness comes from (seed, epoch, index), so a run is reproducible whatever the
     number of loader workers, and a resumed epoch sees the same images.
     """
 
-    def __init__(self, digits: DigitSplit, blank_fraction: float, seed: int, augment: bool = True) -> None:
+    def __init__(
+        self, digits: DigitSplit, blank_fraction: float, seed: int, augment: bool = True, clean_fraction: float = 0.0
+    ) -> None:
         self.digits = digits
+        self.clean_fraction = clean_fraction
         self.n_blank = int(round(len(digits) * blank_fraction))
         self.seed = seed
         self.augment = augment
@@ -41,7 +47,9 @@ class AugmentedDigits(Dataset[tuple[torch.Tensor, int]]):
         if i < len(self.digits):
             label = int(self.digits.labels[i])
             img28 = self.digits.images[i]
-            canvas = augment_digit(img28, label, rng) if self.augment else center_digit(img28)
+            # the extra draw only when asked for, so runs made without it reproduce exactly
+            clean = not self.augment or (self.clean_fraction > 0 and rng.random() < self.clean_fraction)
+            canvas = center_digit(img28) if clean else augment_digit(img28, label, rng)
         else:
             label, canvas = BLANK, synth_blank(rng)
         return torch.from_numpy(to_model_input(canvas)[0]), label
