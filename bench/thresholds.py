@@ -5,14 +5,15 @@ unflagged errors it lets through.
     actas ingest /tmp/synth --out /tmp/synth-read          # the readings, in parallel, resumable
     python -m bench.thresholds /tmp/synth /tmp/synth-read/results.jsonl [--target 0.001]
 
-A field is flagged for reasons that do not depend on a threshold (a rule broken, a correction with a
-thin margin, ink read as blank, ...) or because its confidence is under the threshold. The threshold is
-set separately for fields in at least one rule that holds ("checked": a misread would have to be
-cancelled by another to pass; `pipeline.decoding.vouched_fields`) and for the others. For each pair the
-script prints the flag rate and the rate of wrong fields left unflagged, and proposes, among the pairs
-that meet the target, the one with the lowest cost = flag rate + COST x unflagged-error rate (by
-default one wrong count nobody is told about costs as much as reviewing 100 fields: an unflagged error
-is the worst failure, a flag only costs time).
+A field is flagged for reasons that do not depend on a threshold (a correction with a thin margin, ink
+read as blank, ...), because its confidence is under the threshold, or because it is in a broken rule
+and read less sure than `BROKEN_RULE_SURE_CONFIDENCE`. The confidence threshold is set separately for
+fields in at least one rule that holds ("checked": a misread would have to be cancelled by another to
+pass; `pipeline.decoding.vouched_fields`) and for the others. For each triple the script prints the
+flag rate and the rate of wrong fields left unflagged, and proposes, among those that meet the target,
+the one with the lowest cost = flag rate + COST x unflagged-error rate (by default one wrong count
+nobody is told about costs as much as reviewing 100 fields: an unflagged error is the worst failure, a
+flag only costs time).
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.decoding import LOW_CONFIDENCE, vouched_fields
+from pipeline.decoding import LOW_CONFIDENCE, RULE_BROKEN, vouched_fields
 from pipeline.evaluation import load_truth
 from pipeline.schema import ActaReading
 
 GRID = (0.0, 0.3, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
+SURE_GRID: tuple[float | None, ...] = (None, 0.9999, 0.999, 0.998, 0.995, 0.99, 0.98, 0.95)  # None: flag all
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,8 @@ class FieldOutcome:
     confidence: float
     correct: bool
     checked: bool  # some rule naming the field holds
-    flagged_anyway: bool  # flagged for a reason other than low confidence
+    in_broken_rule: bool  # in a broken rule that no holding rule vouches for
+    flagged_anyway: bool  # flagged for a reason other than low confidence or a broken rule
 
 
 def outcomes(truth_dir: Path, results: Path) -> list[FieldOutcome]:
@@ -50,26 +53,31 @@ def outcomes(truth_dir: Path, results: Path) -> list[FieldOutcome]:
         reading = ActaReading.model_validate(doc["reading"])
         expected = truth[name].counts
         vouched = vouched_fields(reading.checks)
+        broken = {name for c in reading.checks if not c.ok for name in c.fields} - vouched
         for f in reading.fields:
             if f.section not in expected or f.key not in expected[f.section]:
                 continue
             ref = f"{f.section}.{f.key}"
-            other = [r for r in f.reasons if not r.startswith(LOW_CONFIDENCE)]
+            other = [r for r in f.reasons if not r.startswith((LOW_CONFIDENCE, RULE_BROKEN))]
             out.append(
                 FieldOutcome(
                     confidence=f.confidence,
                     correct=f.value == expected[f.section][f.key],
                     checked=ref in vouched,
+                    in_broken_rule=ref in broken,
                     flagged_anyway=bool(other),
                 )
             )
     return out
 
 
-def rates(fields: list[FieldOutcome], t_checked: float, t_unchecked: float) -> tuple[float, float]:
+def rates(
+    fields: list[FieldOutcome], t_checked: float, t_unchecked: float, sure: float | None = None
+) -> tuple[float, float]:
     conf = np.array([f.confidence for f in fields])
     threshold = np.where([f.checked for f in fields], t_checked, t_unchecked)
-    flagged = np.array([f.flagged_anyway for f in fields]) | (conf < threshold)
+    culprit = np.array([f.in_broken_rule for f in fields]) & (True if sure is None else conf < sure)
+    flagged = np.array([f.flagged_anyway for f in fields]) | (conf < threshold) | culprit
     wrong = ~np.array([f.correct for f in fields])
     return float(flagged.mean()), float((wrong & ~flagged).mean())
 
@@ -89,23 +97,31 @@ def main(argv: list[str] | None = None) -> int:
     n_checked = sum(f.checked for f in fields)
     wrong = sum(not f.correct for f in fields)
     print(f"{len(fields)} fields ({n_checked} checked by rules that hold), {wrong} read wrong")
-    print(f"{'checked >=':>11s} {'other >=':>9s} {'flagged':>8s} {'unflagged err':>14s}")
-    best: tuple[float, float, float, float] | None = None
-    for tc in GRID:
-        for tu in GRID:
-            if tu < tc:
-                continue  # a field the rules vouch for never needs more confidence than one they do not
-            flag, silent = rates(fields, tc, tu)
-            if tu == tc or tu == GRID[-1]:
-                print(f"{tc:11.3f} {tu:9.3f} {flag:8.2%} {silent:14.3%}")
-            cost = flag + args.cost * silent
-            if silent <= args.target and (best is None or cost < best[2] + args.cost * best[3]):
-                best = (tc, tu, flag, silent)
+    print(f"{sum(f.in_broken_rule for f in fields)} in a broken rule no holding rule vouches for")
+    print(f"{'checked >=':>11s} {'other >=':>9s} {'sure >=':>8s} {'flagged':>8s} {'unflagged err':>14s}")
+    best: tuple[float, float, float | None, float, float] | None = None
+    for sure in SURE_GRID:
+        for tc in GRID:
+            for tu in GRID:
+                if tu < tc or (sure is not None and sure < tu):
+                    continue  # never ask a vouched field for more than another, nor a culprit for less
+                flag, silent = rates(fields, tc, tu, sure)
+                if tu == tc or tu == GRID[-1]:
+                    print(f"{tc:11.3f} {tu:9.3f} {_sure(sure):>8s} {flag:8.2%} {silent:14.3%}")
+                cost = flag + args.cost * silent
+                if silent <= args.target and (best is None or cost < best[3] + args.cost * best[4]):
+                    best = (tc, tu, sure, flag, silent)
     if best is None:
-        print(f"no pair meets the target of {args.target:.2%} unflagged errors")
+        print(f"no thresholds meet the target of {args.target:.2%} unflagged errors")
         return 1
-    print(f"proposed: checked >= {best[0]}, other >= {best[1]}: {best[2]:.2%} flagged, {best[3]:.3%} unflagged errors")
+    tc, tu, sure, flag, silent = best
+    print(f"proposed: checked >= {tc}, other >= {tu}, broken-rule field sure >= {_sure(sure)}: ", end="")
+    print(f"{flag:.2%} flagged, {silent:.3%} unflagged errors")
     return 0
+
+
+def _sure(sure: float | None) -> str:
+    return "never" if sure is None else f"{sure:.4f}"
 
 
 if __name__ == "__main__":

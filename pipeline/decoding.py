@@ -20,6 +20,11 @@ from pipeline.schema import DigitReading, FieldReading, PixelBox, RuleCheck
 FIELD_MIN_CONFIDENCE = 0.90  # fields that no holding rule checks
 CHECKED_MIN_CONFIDENCE = 0.70  # fields in at least one rule that holds
 LOW_CONFIDENCE = "low confidence"  # how that reason starts, for tools that weigh the thresholds
+# A field of a broken rule is flagged as a possible culprit unless it was read at least this sure:
+# no alternative reading of it is then probable enough, and the break is the paper's own arithmetic
+# (the acta is flagged and the broken rule listed either way). None flags every such field.
+BROKEN_RULE_SURE_CONFIDENCE: float | None = None
+RULE_BROKEN = "rule broken"  # how that reason starts
 
 
 @dataclass(frozen=True)
@@ -122,19 +127,24 @@ def flag_low_confidence(fields: list[FieldReading], checks: list[RuleCheck]) -> 
     return out
 
 
-def flag_broken_rules(fields: list[FieldReading], checks: list[RuleCheck]) -> list[FieldReading]:
+def flag_broken_rules(
+    fields: list[FieldReading], checks: list[RuleCheck], sure: float | None = BROKEN_RULE_SURE_CONFIDENCE
+) -> list[FieldReading]:
     """The fields of a broken rule need review (the sum cannot tell which box is wrong), except those
-    another rule that holds vouches for: the error is among the others. The acta stays flagged and the
-    broken rule is listed in its checks either way."""
+    another rule that holds vouches for (the error is among the others) and those read at least `sure`
+    (`BROKEN_RULE_SURE_CONFIDENCE`). The acta stays flagged and the broken rule is listed in its
+    checks either way."""
     vouched = vouched_fields(checks)
     broken: dict[str, list[str]] = {}
     for c in checks:
         if not c.ok:
             for name in c.fields:
                 if name not in vouched:
-                    broken.setdefault(name, []).append(f"rule broken: {c.rule}")
+                    broken.setdefault(name, []).append(f"{RULE_BROKEN}: {c.rule}")
     out = []
     for f in fields:
         extra = broken.get(f"{f.section}.{f.key}", [])
-        out.append(f.model_copy(update={"reasons": f.reasons + extra, "needs_review": True}) if extra else f)
+        if extra and (sure is None or f.confidence < sure):
+            f = f.model_copy(update={"reasons": f.reasons + extra, "needs_review": True})
+        out.append(f)
     return out

@@ -106,6 +106,32 @@ def test_broken_rule_flags_its_fields_but_those_a_holding_rule_vouches_for() -> 
     }
 
 
+def test_a_broken_rule_flags_only_the_fields_it_could_be_when_given_a_sure_threshold() -> None:
+    runoff = load_templates()["bo2025-runoff"]
+    values = {
+        "presidente.PDC": 40,  # the sum of the parties is 204, VOTOS_VALIDOS says 205
+        "presidente.LIBRE": 164,
+        "presidente.VOTOS_VALIDOS": 205,
+        "presidente.VOTOS_BLANCOS": 2,
+        "presidente.VOTOS_NULOS": 3,
+        "mesa.ELECTORES_HABILITADOS": 240,
+        "mesa.PAPELETAS_EN_ANFORA": 210,
+        "mesa.PAPELETAS_NO_UTILIZADAS": 30,
+    }
+    checks = check_rules(runoff, values)
+    assert [c.ok for c in checks] == [False, True, True]
+    # every box read 0.999 sure but PDC's, read 0.95: among the unvouched PDC and LIBRE, PDC is the suspect
+    fields = [
+        read_field(k.split(".")[0], k.split(".")[1], k, [_box(0, 0.95 if k == "presidente.PDC" else 0.999)] * 3)
+        for k in values
+    ]
+    everyone = {f"{f.section}.{f.key}" for f in flag_broken_rules(fields, checks, sure=None) if f.needs_review}
+    assert everyone == {"presidente.PDC", "presidente.LIBRE"}
+    culprits = [f for f in flag_broken_rules(fields, checks, sure=0.99) if f.needs_review]
+    assert [f.key for f in culprits] == ["PDC"]
+    assert culprits[0].reasons == [f"rule broken: {checks[0].rule}"]
+
+
 # -- constrained decoding -------------------------------------------------------------------------
 
 
