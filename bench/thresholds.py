@@ -19,15 +19,13 @@ flag only costs time).
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.decoding import LOW_CONFIDENCE, RULE_BROKEN, vouched_fields
-from pipeline.evaluation import load_truth
-from pipeline.schema import ActaReading
+from pipeline.evaluation import load_truth, readings_by_name
 
 GRID = (0.0, 0.3, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
 SURE_GRID: tuple[float | None, ...] = (None, 0.9999, 0.999, 0.998, 0.995, 0.99, 0.98, 0.95)  # None: flag all
@@ -45,15 +43,12 @@ class FieldOutcome:
 def outcomes(truth_dir: Path, results: Path) -> list[FieldOutcome]:
     truth = load_truth(truth_dir).actas
     out = []
-    for line in results.read_text(encoding="utf-8").splitlines():
-        doc = json.loads(line)
-        name = Path(doc["source"]).name
+    for name, reading in readings_by_name(results).items():
         if name not in truth:
             continue
-        reading = ActaReading.model_validate(doc["reading"])
         expected = truth[name].counts
         vouched = vouched_fields(reading.checks)
-        broken = {name for c in reading.checks if not c.ok for name in c.fields} - vouched
+        broken = {r for c in reading.checks if not c.ok for r in c.fields} - vouched
         for f in reading.fields:
             if f.section not in expected or f.key not in expected[f.section]:
                 continue

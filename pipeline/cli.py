@@ -52,20 +52,32 @@ def cmd_read(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from pipeline.evaluation import EvalReport, load_truth
+    from pipeline.evaluation import EvalReport, load_truth, readings_by_name
 
     truth = load_truth(args.directory)
-    reader = _reader(args)
     report = EvalReport()
-    for name, expected in tqdm(truth.actas.items(), desc="actas", unit="acta", disable=len(truth.actas) < 20):
-        path = args.directory / name
+    if args.readings:  # score what `actas ingest` already read
         try:
-            reading = reader.read(path.read_bytes(), args.template)
-        except READ_ERRORS as exc:
-            print(f"actas eval: {path}: {exc}", file=sys.stderr)
-            report.fail(name, str(exc))
-            continue
-        report.add(name, expected, reading)
+            done = readings_by_name(args.readings)
+        except (OSError, ValueError) as exc:
+            print(f"actas eval: {args.readings}: {exc}", file=sys.stderr)
+            return 2
+        for name, expected in truth.actas.items():
+            if name in done:
+                report.add(name, expected, done[name])
+            else:
+                report.fail(name, f"no reading of it in {args.readings}")
+    else:
+        reader = _reader(args)
+        for name, expected in tqdm(truth.actas.items(), desc="actas", unit="acta", disable=len(truth.actas) < 20):
+            path = args.directory / name
+            try:
+                reading = reader.read(path.read_bytes(), args.template)
+            except READ_ERRORS as exc:
+                print(f"actas eval: {path}: {exc}", file=sys.stderr)
+                report.fail(name, str(exc))
+                continue
+            report.add(name, expected, reading)
     if not args.quiet:
         print(report.table())
     if args.per_field:
@@ -120,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--per-field", action="store_true", help="a table of accuracy and flag rates per field")
     e.add_argument("--json", type=Path, help="also write the scores as JSON to this file")
     e.add_argument("--quiet", action="store_true", help="do not list every field that differs")
+    e.add_argument("--readings", type=Path, help="score this `actas ingest` results.jsonl instead of reading")
     e.set_defaults(func=cmd_eval)
     t = sub.add_parser("templates", parents=[common], help="list the form templates")
     t.set_defaults(func=cmd_templates)

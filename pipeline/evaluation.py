@@ -29,6 +29,23 @@ def load_truth(directory: Path) -> Truth:
     return Truth.model_validate(json.loads(path.read_text(encoding="utf-8")))
 
 
+def readings_by_name(results: Path) -> dict[str, ActaReading]:
+    """The readings of an `actas ingest` results.jsonl, keyed as truth.json keys actas: the file's
+    name (`name#page=N` for a page of a PDF)."""
+    out: dict[str, ActaReading] = {}
+    for n, line in enumerate(results.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            doc = json.loads(line)
+            reading = ActaReading.model_validate(doc["reading"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"line {n} is not an ingest result: {exc}") from exc
+        name = Path(doc["source"]).name
+        out[name if doc.get("page") is None else f"{name}#page={doc['page']}"] = reading
+    return out
+
+
 @dataclass(frozen=True)
 class FieldDiff:
     file: str

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import main
+from pipeline.reader import ActaReader
 from tests.conftest import ACTAS
 
 
@@ -70,3 +71,25 @@ def test_templates_lists_the_forms(capsys: pytest.CaptureFixture[str]) -> None:
 def test_eval_without_truth_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", str(tmp_path)]) == 2
     assert "truth.json" in capsys.readouterr().err
+
+
+def test_eval_scores_the_readings_of_an_ingest_run_without_reading_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], reader: ActaReader
+) -> None:
+    folder = ACTAS / "bo2025-runoff"
+    read = ["mesa_1000551.jpg", "mesa_8002451.jpg"]  # 3 of the folder's 5 actas were not read
+    lines = [
+        json.dumps(
+            {"source": str(folder / n), "page": None, "reading": reader.read((folder / n).read_bytes()).model_dump()}
+        )
+        for n in read
+    ]
+    results = tmp_path / "results.jsonl"
+    results.write_text("\n".join(lines) + "\n")
+    assert main(["eval", str(folder), "--readings", str(results), "--quiet"]) == 1  # the unread ones failed
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1].startswith("field accuracy 100.00% (10/10), actas exact 2/2, unflagged errors 0")
+
+    results.write_text(lines[0] + "\n{not json\n")
+    assert main(["eval", str(folder), "--readings", str(results)]) == 2
+    assert "line 2 is not an ingest result" in capsys.readouterr().err
