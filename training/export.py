@@ -58,6 +58,21 @@ def parity(model: nn.Module, onnx_path: Path, canvases: np.ndarray, temperature:
     return diff
 
 
+def _initialisation(t: dict[str, Any]) -> str:
+    """Where the weights started; for a model trained on from an earlier export, that one's own run."""
+    init = str(t.get("init", "from scratch"))
+    before = t.get("init_training")
+    if not isinstance(before, dict):
+        return init
+    val = before.get("final_val") or {}
+    acc = val.get("val_digit_acc") if isinstance(val, dict) else None
+    return (
+        f"{init}, the model shipped before this one: {before.get('epochs_done', '?')} epochs, "
+        f"{before.get('init', '?')}, batch {before.get('batch_size', '?')}, lr {before.get('lr', '?')}"
+        + (f", validation digit accuracy {float(acc):.2%}" if acc is not None else "")
+    )
+
+
 def markdown_card(card: ModelCard) -> str:
     m: dict[str, Any] = card.metrics
     t: dict[str, Any] = card.training
@@ -79,8 +94,8 @@ def markdown_card(card: ModelCard) -> str:
         (
             "training data",
             f"{t.get('source', '?')} train split minus {t.get('val_size', '?')} held out for "
-            f"validation, acta-style augmentation, {t.get('blank_fraction', '?')} synthetic blanks "
-            "per digit",
+            f"validation, acta-style augmentation (a share of {t.get('clean_fraction', 0)} of the digits "
+            f"left unaugmented), {t.get('blank_fraction', '?')} synthetic blanks per digit",
         ),
         (
             "schedule",
@@ -88,7 +103,7 @@ def markdown_card(card: ModelCard) -> str:
             f"{t.get('batch_size', '?')}, AdamW lr {t.get('lr', '?')}, wd {t.get('weight_decay', '?')}, "
             f"seed {t.get('seed', '?')}, weights EMA {t.get('ema_decay', '?')}",
         ),
-        ("initialisation", str(t.get("init", "from scratch"))),
+        ("initialisation", _initialisation(t)),
         ("hardware", str(t.get("hardware", "?"))),
         (
             "test digit accuracy (onnxruntime)",
@@ -114,6 +129,7 @@ def markdown_card(card: ModelCard) -> str:
             "python -m training export --checkpoint runs/cnx/best.pt --out models/convnext_tiny.onnx \\",
             "    --metrics runs/cnx/eval/metrics.json",
             "python -m training evaluate --onnx models/convnext_tiny.onnx --out runs/cnx/eval-onnx",
+            "# the recipe of the shipped model, on MNIST: scripts/train_models.sh",
         ]
     )
     return (
@@ -134,6 +150,14 @@ NOTES = (
 )
 
 
+def _init_training(init: str | None) -> dict[str, Any] | None:
+    """The training record of the exported model this run started from (read before it is overwritten)."""
+    if not init or not init.endswith(".onnx") or not card_path(Path(init)).is_file():
+        return None
+    before = json.loads(card_path(Path(init)).read_text()).get("training")
+    return before if isinstance(before, dict) else None
+
+
 def run_export(args: argparse.Namespace) -> int:
     from training.engine import load_trained
 
@@ -152,7 +176,7 @@ def run_export(args: argparse.Namespace) -> int:
         parameters=sum(p.numel() for p in model.parameters()),
         training={
             **{
-                k: cfg[k]
+                k: cfg.get(k, 0.0 if k == "clean_fraction" else None)
                 for k in (
                     "source",
                     "epochs",
@@ -162,6 +186,7 @@ def run_export(args: argparse.Namespace) -> int:
                     "seed",
                     "val_size",
                     "blank_fraction",
+                    "clean_fraction",
                     "ema_decay",
                     "label_smoothing",
                 )
@@ -171,6 +196,7 @@ def run_export(args: argparse.Namespace) -> int:
             "init": cfg.get("init") or ("ImageNet (timm)" if cfg.get("pretrained") else "from scratch"),
             "hardware": args.hardware or f"{platform.processor() or platform.machine()}, CPU",
             "final_val": history[-1] if history else None,
+            "init_training": _init_training(cfg.get("init")),
         },
         metrics=metrics,
         calibration=calib,

@@ -59,6 +59,40 @@ def test_export_passes_parity_and_writes_the_card(tmp_path: Path, name: str) -> 
         assert torch.allclose(fresh.state_dict()[key].float(), value.float(), atol=1e-6), key
 
 
+def test_a_model_trained_on_from_an_export_keeps_that_exports_record(tmp_path: Path) -> None:
+    out = tmp_path / "models" / "lenet5.onnx"
+
+    def train_and_export(run: Path, init: Path | None) -> dict[str, object]:
+        cfg = TrainConfig(
+            model="lenet5",
+            data_dir=str(MNIST),
+            run_dir=str(run),
+            epochs=1,
+            batch_size=16,
+            limit=64,
+            val_size=100,
+            save_every=0,
+            threads=2,
+            init=str(init) if init else None,
+            clean_fraction=0.3,
+        )
+        Trainer(cfg).fit()
+        args = argparse.Namespace(
+            checkpoint=run / "last.pt", out=out, data_dir=MNIST, calibration=None, metrics=None, hardware="test"
+        )
+        assert run_export(args) == 0
+        training = json.loads(out.with_suffix(".json").read_text())["training"]
+        assert isinstance(training, dict)
+        return training
+
+    first = train_and_export(tmp_path / "stage1", None)
+    assert first["init"] == "from scratch" and first["init_training"] is None
+    second = train_and_export(tmp_path / "stage2", out)  # the export it starts from is then overwritten
+    assert second["init"] == str(out) and second["clean_fraction"] == 0.3
+    assert second["init_training"] == first
+    assert "the model shipped before this one: 1 epochs, from scratch" in out.with_suffix(".md").read_text()
+
+
 def test_the_shipped_model_loads_back_into_pytorch() -> None:
     """The shipped ONNX file's weights in timm's ConvNeXt-Tiny give onnxruntime's logits on real digits."""
     canvases = np.stack([center_digit(img) for img in load_mnist(MNIST, "test").images[:64]])
