@@ -8,12 +8,10 @@ RUNS=${RUNS:-runs}
 DATA=${DATA:-../shared/data/mnist}
 PY=${PY:-.venv/bin/python}
 
-$PY -m training train --model convnext_tiny --data-dir "$DATA" --run-dir "$RUNS/convnext_tiny_stage1" \
-    --epochs 4 --batch-size 128 --lr 1e-3 --ema-decay 0.998 --seed 0 --resume
-# stage 2: nine more epochs from stage 1's best weights, a third of the digits left unaugmented
 $PY -m training train --model convnext_tiny --data-dir "$DATA" --run-dir "$RUNS/convnext_tiny" \
-    --init "$RUNS/convnext_tiny_stage1/best.pt" --epochs 9 --batch-size 128 --lr 5e-4 --ema-decay 0.999 \
-    --clean-fraction 0.3 --seed 0 --resume
+    --epochs 4 --batch-size 128 --lr 1e-3 --ema-decay 0.998 --seed 0 --resume
+# (a second stage, --init that run's best.pt --epochs 9 --lr 5e-4 --clean-fraction 0.3, reached 99.16% on
+#  MNIST but was not shipped: see docs/models.md)
 $PY -m training train --model lenet5 --data-dir "$DATA" --run-dir "$RUNS/lenet5" \
     --epochs 4 --batch-size 128 --lr 2e-3 --weight-decay 1e-4 --ema-decay 0.999 --seed 0 --resume
 $PY -m training train --model alexnet --data-dir "$DATA" --run-dir "$RUNS/alexnet" \
