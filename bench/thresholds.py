@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.decoding import LOW_CONFIDENCE, RULE_BROKEN, vouched_fields
+from pipeline.decoding import LOW_CONFIDENCE, RULE_BROKEN, unvouched_broken, vouched_fields
 from pipeline.evaluation import load_truth, readings_by_name
 
 GRID = (0.0, 0.3, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
@@ -48,7 +48,7 @@ def outcomes(truth_dir: Path, results: Path) -> list[FieldOutcome]:
             continue
         expected = truth[name].counts
         vouched = vouched_fields(reading.checks)
-        broken = {r for c in reading.checks if not c.ok for r in c.fields} - vouched
+        broken = unvouched_broken(reading.checks)
         for f in reading.fields:
             if f.section not in expected or f.key not in expected[f.section]:
                 continue

@@ -130,13 +130,9 @@ def flag_low_confidence(fields: list[FieldReading], checks: list[RuleCheck]) -> 
     return out
 
 
-def flag_broken_rules(
-    fields: list[FieldReading], checks: list[RuleCheck], sure: float | None = BROKEN_RULE_SURE_CONFIDENCE
-) -> list[FieldReading]:
-    """The fields of a broken rule need review (the sum cannot tell which box is wrong), except those
-    another rule that holds vouches for (the error is among the others) and those read at least `sure`
-    (`BROKEN_RULE_SURE_CONFIDENCE`). The acta stays flagged and the broken rule is listed in its
-    checks either way."""
+def unvouched_broken(checks: list[RuleCheck]) -> dict[str, list[str]]:
+    """Fields (section.KEY) of broken rules that no holding rule vouches for, each with a reason per
+    rule it breaks: the fields the sum cannot clear."""
     vouched = vouched_fields(checks)
     broken: dict[str, list[str]] = {}
     for c in checks:
@@ -144,6 +140,17 @@ def flag_broken_rules(
             for name in c.fields:
                 if name not in vouched:
                     broken.setdefault(name, []).append(f"{RULE_BROKEN}: {c.rule}")
+    return broken
+
+
+def flag_broken_rules(
+    fields: list[FieldReading], checks: list[RuleCheck], sure: float | None = BROKEN_RULE_SURE_CONFIDENCE
+) -> list[FieldReading]:
+    """The fields of a broken rule need review (the sum cannot tell which box is wrong), except those
+    another rule that holds vouches for (the error is among the others) and those read at least `sure`
+    (`BROKEN_RULE_SURE_CONFIDENCE`). The acta stays flagged and the broken rule is listed in its
+    checks either way."""
+    broken = unvouched_broken(checks)
     out = []
     for f in fields:
         extra = broken.get(f"{f.section}.{f.key}", [])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 from pathlib import Path
@@ -159,10 +160,12 @@ def _init_training(init: str | None) -> dict[str, Any] | None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from training.engine import load_trained
+    from training.engine import TrainConfig, load_trained
 
     model, state = load_trained(args.checkpoint)
-    cfg = state["config"]
+    # a checkpoint saved before a TrainConfig field existed was trained with that field's default
+    cfg = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
+    cfg |= state["config"]
     calib_path = args.calibration or args.checkpoint.parent / "calibration.json"
     calib = json.loads(Path(calib_path).read_text()) if Path(calib_path).is_file() else {}
     temperature = float(calib.get("temperature", 1.0))
@@ -176,7 +179,7 @@ def run_export(args: argparse.Namespace) -> int:
         parameters=sum(p.numel() for p in model.parameters()),
         training={
             **{
-                k: cfg.get(k, 0.0 if k == "clean_fraction" else None)
+                k: cfg[k]
                 for k in (
                     "source",
                     "epochs",

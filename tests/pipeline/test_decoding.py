@@ -75,18 +75,22 @@ def test_ink_read_as_blank_is_flagged() -> None:
     assert f.needs_review and "ink in a box read as blank" in f.reasons
 
 
+# A runoff acta whose parties add up to 204 where VOTOS_VALIDOS says 205; the other two rules hold.
+_RUNOFF_PARTIES_OFF_BY_ONE = {
+    "presidente.PDC": 40,
+    "presidente.LIBRE": 164,
+    "presidente.VOTOS_VALIDOS": 205,
+    "presidente.VOTOS_BLANCOS": 2,
+    "presidente.VOTOS_NULOS": 3,
+    "mesa.ELECTORES_HABILITADOS": 240,
+    "mesa.PAPELETAS_EN_ANFORA": 210,
+    "mesa.PAPELETAS_NO_UTILIZADAS": 30,
+}
+
+
 def test_broken_rule_flags_its_fields_but_those_a_holding_rule_vouches_for() -> None:
     runoff = load_templates()["bo2025-runoff"]
-    values = {
-        "presidente.PDC": 40,
-        "presidente.LIBRE": 164,
-        "presidente.VOTOS_VALIDOS": 205,
-        "presidente.VOTOS_BLANCOS": 2,
-        "presidente.VOTOS_NULOS": 3,
-        "mesa.ELECTORES_HABILITADOS": 240,
-        "mesa.PAPELETAS_EN_ANFORA": 210,
-        "mesa.PAPELETAS_NO_UTILIZADAS": 30,
-    }
+    values = _RUNOFF_PARTIES_OFF_BY_ONE
     checks = check_rules(runoff, values)
     assert [c.ok for c in checks] == [False, True, True]
     assert (checks[0].left, checks[0].right) == (205, 204)
@@ -108,16 +112,7 @@ def test_broken_rule_flags_its_fields_but_those_a_holding_rule_vouches_for() -> 
 
 def test_a_broken_rule_flags_only_the_fields_it_could_be_when_given_a_sure_threshold() -> None:
     runoff = load_templates()["bo2025-runoff"]
-    values = {
-        "presidente.PDC": 40,  # the sum of the parties is 204, VOTOS_VALIDOS says 205
-        "presidente.LIBRE": 164,
-        "presidente.VOTOS_VALIDOS": 205,
-        "presidente.VOTOS_BLANCOS": 2,
-        "presidente.VOTOS_NULOS": 3,
-        "mesa.ELECTORES_HABILITADOS": 240,
-        "mesa.PAPELETAS_EN_ANFORA": 210,
-        "mesa.PAPELETAS_NO_UTILIZADAS": 30,
-    }
+    values = _RUNOFF_PARTIES_OFF_BY_ONE
     checks = check_rules(runoff, values)
     assert [c.ok for c in checks] == [False, True, True]
     # every box read 0.999 sure but PDC's, read 0.95: among the unvouched PDC and LIBRE, PDC is the suspect

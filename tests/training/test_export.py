@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -22,28 +23,38 @@ from training.models import create_model
 from training.onnx_weights import state_dict_from_onnx
 
 
-@pytest.mark.parametrize("name", ["lenet5", "convnext_tiny"])
-def test_export_passes_parity_and_writes_the_card(tmp_path: Path, name: str) -> None:
-    run = tmp_path / "run"
+def _train_briefly(model: str, run: Path, **overrides: Any) -> Path:
+    """One epoch over 64 MNIST digits (or fewer steps); the checkpoint it leaves."""
     cfg = TrainConfig(
-        model=name,
+        model=model,
         data_dir=str(MNIST),
         run_dir=str(run),
         epochs=1,
         batch_size=16,
         limit=64,
         val_size=100,
-        max_steps=2,
         save_every=0,
         threads=2,
+        **overrides,
     )
     Trainer(cfg).fit()
+    return run / "last.pt"
+
+
+def _export(checkpoint: Path, out: Path) -> int:
+    args = argparse.Namespace(
+        checkpoint=checkpoint, out=out, data_dir=MNIST, calibration=None, metrics=None, hardware="test"
+    )
+    return run_export(args)
+
+
+@pytest.mark.parametrize("name", ["lenet5", "convnext_tiny"])
+def test_export_passes_parity_and_writes_the_card(tmp_path: Path, name: str) -> None:
+    run = tmp_path / "run"
+    checkpoint = _train_briefly(name, run, max_steps=2)
     (run / "calibration.json").write_text(json.dumps({"temperature": 1.5, "ece_before": 0.1, "ece_after": 0.05}))
     out = tmp_path / "models" / f"{name}.onnx"
-    args = argparse.Namespace(
-        checkpoint=run / "last.pt", out=out, data_dir=MNIST, calibration=None, metrics=None, hardware="test"
-    )
-    assert run_export(args) == 0  # raises ParityError if onnxruntime and PyTorch disagree by > 1e-4
+    assert _export(checkpoint, out) == 0  # raises ParityError if onnxruntime and PyTorch disagree by > 1e-4
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["architecture"] == name and card["classes"] == list(CLASSES)
     assert card["temperature"] == 1.5 and card["input_size"] == 32
@@ -52,7 +63,7 @@ def test_export_passes_parity_and_writes_the_card(tmp_path: Path, name: str) -> 
     for batch in (1, 7):  # dynamic batch axis
         assert clf.logits(np.zeros((batch, 32, 32), np.uint8)).shape == (batch, len(CLASSES))
     # and back: the exported weights load into the architecture again (fine-tuning with --init x.onnx)
-    model, _state = load_trained(run / "last.pt")
+    model, _state = load_trained(checkpoint)
     fresh = create_model(name, num_classes=len(CLASSES)).eval()
     fresh.load_state_dict(state_dict_from_onnx(out, fresh))
     for key, value in model.state_dict().items():
@@ -63,24 +74,8 @@ def test_a_model_trained_on_from_an_export_keeps_that_exports_record(tmp_path: P
     out = tmp_path / "models" / "lenet5.onnx"
 
     def train_and_export(run: Path, init: Path | None) -> dict[str, object]:
-        cfg = TrainConfig(
-            model="lenet5",
-            data_dir=str(MNIST),
-            run_dir=str(run),
-            epochs=1,
-            batch_size=16,
-            limit=64,
-            val_size=100,
-            save_every=0,
-            threads=2,
-            init=str(init) if init else None,
-            clean_fraction=0.3,
-        )
-        Trainer(cfg).fit()
-        args = argparse.Namespace(
-            checkpoint=run / "last.pt", out=out, data_dir=MNIST, calibration=None, metrics=None, hardware="test"
-        )
-        assert run_export(args) == 0
+        checkpoint = _train_briefly("lenet5", run, init=str(init) if init else None, clean_fraction=0.3)
+        assert _export(checkpoint, out) == 0
         training = json.loads(out.with_suffix(".json").read_text())["training"]
         assert isinstance(training, dict)
         return training
