@@ -71,7 +71,9 @@ def ink_mask(darkness: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
     noise = 1.4826 * float(np.median(np.abs(flat - np.median(flat))))
     peak = float(np.percentile(flat, 99.5))
     high = max(MIN_CONTRAST, 0.5 * peak)
-    low = max(0.5 * MIN_CONTRAST, 4 * noise, 0.25 * peak)
+    # A big bold digit can cover half the box; its strokes then count as "noise" and would lift the
+    # low threshold over the high one, leaving only specks (a clear `5` read as an empty box).
+    low = min(high, max(0.5 * MIN_CONTRAST, 4 * noise, 0.25 * peak))
     weak = (darkness > low).astype(np.uint8)
     n, labels = cv2.connectedComponents(weak, connectivity=8)
     seeded = np.zeros(n, bool)

@@ -29,6 +29,19 @@ def test_written_digit_is_found_and_centred() -> None:
     assert abs(xs.mean() - INPUT_SIZE / 2) < 3 and abs(ys.mean() - INPUT_SIZE / 2) < 3
 
 
+def test_a_big_bold_digit_that_fills_the_box_is_found() -> None:
+    """Ink over a third of the box must not be taken for the paper's noise (a `5` read as blank once)."""
+    img = _box_patch()
+    cv2.putText(img, "5", (24, 78), cv2.FONT_HERSHEY_SIMPLEX, 2.4, (110, 110, 110), 13)  # a grey marker
+    img = cv2.GaussianBlur(img, (0, 0), 1.5)  # as scanned
+    x, y, w, h = BOX
+    assert (img[y + 4 : y + h - 4, x + 4 : x + w - 4, 0] < 170).mean() > 0.35
+    cell = segment_cell(img, BOX)
+    assert cell.ink
+    ys, _ = np.nonzero(cell.canvas > 60)
+    assert ys.max() - ys.min() + 1 >= 16  # the whole digit, not specks
+
+
 def test_empty_box_with_thick_border_is_blank() -> None:
     cell = segment_cell(_box_patch(border=5), BOX)  # border thicker than the inset leaves remnants
     assert not cell.ink and cell.canvas.max() == 0
