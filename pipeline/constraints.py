@@ -86,6 +86,16 @@ def _holds(rule: RuleSpec, values: dict[str, int | None]) -> bool:
     return sum(values[k] or 0 for k in rule.left) == sum(values[k] or 0 for k in rule.right)
 
 
+def top_values(probs: dict[str, npt.NDArray[np.float32]]) -> dict[str, int | None]:
+    """Each field's value under its most probable class per box."""
+    return {name: value_of([int(i) for i in p.argmax(axis=1)]) for name, p in probs.items()}
+
+
+def fields_of_broken_rules(template: Template, values: dict[str, int | None]) -> set[str]:
+    """The fields (section.KEY) of every rule these values break."""
+    return {k for r in template.rules if not _holds(r, values) for k in (*r.left, *r.right)}
+
+
 def _groups(broken: list[RuleSpec], free: set[str]) -> list[tuple[list[RuleSpec], list[str]]]:
     """Broken rules joined when they share a free field: each group is corrected on its own."""
     groups: list[tuple[list[RuleSpec], set[str]]] = []
@@ -105,7 +115,7 @@ def constrained_reading(template: Template, probs: dict[str, npt.NDArray[np.floa
     Fields that take part in a rule that holds are kept as read: a satisfied sum is strong evidence
     that its fields are right. The others, in the broken rules, may change (MAX_CHANGED per group)."""
     top = {name: tuple(int(i) for i in p.argmax(axis=1)) for name, p in probs.items()}
-    values = {name: value_of(labels) for name, labels in top.items()}
+    values = top_values(probs)
     broken = [r for r in template.rules if not _holds(r, values)]
     fixed = {k for r in template.rules if _holds(r, values) for k in (*r.left, *r.right)}
     free = {k for r in broken for k in (*r.left, *r.right)} - fixed

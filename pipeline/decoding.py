@@ -12,22 +12,23 @@ from pipeline.schema import DigitReading, FieldReading, PixelBox, RuleCheck
 
 # Review thresholds on a field's confidence (the probability that every one of its boxes is read right).
 # A field in a rule that holds is vouched for by the sum (a misread would have to be cancelled by
-# another to pass), so it needs less confidence than one no holding rule checks. Chosen with
-# `python -m bench.thresholds` on 2 x 1,000 synthetic actas (README, "Counts you can trust"): 0.70 is
-# where unflagged errors reach their floor (0.023% of fields below 0.65, 0.014% from 0.70 to 0.95,
-# while each step up flags more); on these forms every field is in a rule, so the other threshold was
-# not exercised by that sweep and stays at the conservative 0.90.
+# another to pass), so it needs less confidence than one no holding rule checks. A field of a broken
+# rule is flagged as a possible culprit unless it was read at least BROKEN_RULE_SURE_CONFIDENCE sure
+# (the acta stays flagged and the broken rule listed either way); None would flag every such field.
+# The boxes of a broken rule are read a second time in five test-time views (`pipeline/views.py`)
+# before this is judged: a misread rarely stays that sure in all of them.
+# Chosen with `python -m bench.thresholds` on 2 x 1,000 synthetic actas (seed 2026; README, "Counts
+# you can trust"), as the cheapest triple (a silent error costs 100 flags) with at most 0.1% of fields
+# wrong and unflagged and at most 5% flagged: 4.82% flagged, 0.026% unflagged. Flagging every field
+# of a broken rule instead flagged 9.06% (0.014% unflagged); sparing from 0.99: 4.24%, 0.037%.
+# Every field of these forms is in a rule, so FIELD_MIN_CONFIDENCE only meets fields of broken rules,
+# which the sure threshold judges first; it stays at a conservative 0.90 for forms with rule-less fields.
 FIELD_MIN_CONFIDENCE = 0.90  # fields that no holding rule checks
-CHECKED_MIN_CONFIDENCE = 0.70  # fields in at least one rule that holds
+CHECKED_MIN_CONFIDENCE = 0.65  # fields in at least one rule that holds
 LOW_CONFIDENCE = "low confidence"  # how that reason starts, for tools that weigh the thresholds
-# A field of a broken rule is flagged as a possible culprit unless it was read at least this sure
-# (the acta is flagged and the broken rule listed either way); None flags every such field. Kept at
-# None: on 2 x 1,000 synthetic actas `bench.thresholds` found the digit model's misreads too sure
-# for it (swept on a model trained further than the shipped one, README "Counts you can trust"):
-# sparing fields read >= 0.99 cut the flag rate from 11.4% to 3.0% but left 0.36% of fields wrong
-# and unflagged, over the 0.1% target; >= 0.995 spared none.
-BROKEN_RULE_SURE_CONFIDENCE: float | None = None
+BROKEN_RULE_SURE_CONFIDENCE: float | None = 0.993
 RULE_BROKEN = "rule broken"  # how that reason starts
+CORRECTED = "corrected by the form's rules"  # how a correction's note starts: it alone flags nothing
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ def apply_correction(
     """The field as the constrained decoding reads it, the original reading kept beside it."""
     digits = [read_digit(b, lab) for b, lab in zip(boxes, labels, strict=True)]
     text, value = text_and_value(digits)
-    reasons = [f"corrected by the form's rules from {field.text} to {text}"]
+    reasons = [f"{CORRECTED} from {field.text} to {text}"]
     if not trusted:
         reasons.append("correction margin thin")
     reasons += [r for r in field.reasons if r.startswith("printed box border")]  # still true after correction

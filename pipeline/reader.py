@@ -17,7 +17,7 @@ import numpy as np
 
 from pipeline.cells import GroupPatch, extract_group
 from pipeline.classifier import DigitClassifier
-from pipeline.constraints import constrained_reading
+from pipeline.constraints import constrained_reading, fields_of_broken_rules, top_values
 from pipeline.decoding import BoxEvidence, apply_correction, flag_broken_rules, flag_low_confidence, read_field
 from pipeline.image_io import DEFAULT_MAX_PIXELS, decode_image
 from pipeline.mesa_code import read_mesa_code
@@ -26,6 +26,7 @@ from pipeline.rules import check_rules
 from pipeline.schema import ActaReading, PixelBox
 from pipeline.segmentation import Cell, segment_cell
 from pipeline.templates import Template, load_templates
+from pipeline.views import check_views, default_views, second_look
 
 # Registration is verified by the boxes themselves: at least this share of a form's box groups must
 # show their printed border where the template puts them (a wrong form or warp finds almost none).
@@ -39,20 +40,31 @@ def default_model() -> Path:
 
 class ActaReader:
     def __init__(
-        self, classifier: DigitClassifier, templates: dict[str, Template], max_pixels: int = DEFAULT_MAX_PIXELS
+        self,
+        classifier: DigitClassifier,
+        templates: dict[str, Template],
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        views: tuple[str, ...] | None = None,
     ) -> None:
         self.classifier = classifier
         self.templates = templates
         self.registrar = FormRegistrar(templates)
         self.max_pixels = max_pixels
+        self.views = check_views(views) if views is not None else default_views()  # thresholds: DEFAULT_VIEWS
 
     @classmethod
     def from_paths(
-        cls, model: Path | None = None, templates_dir: Path | None = None, prefer_gpu: bool = True, threads: int = 0
+        cls,
+        model: Path | None = None,
+        templates_dir: Path | None = None,
+        prefer_gpu: bool = True,
+        threads: int = 0,
+        views: tuple[str, ...] | None = None,
     ) -> ActaReader:
         return cls(
             DigitClassifier(model or default_model(), prefer_gpu=prefer_gpu, threads=threads),
             load_templates(templates_dir),
+            views=views,
         )
 
     def read(self, data: bytes, template: str | None = None) -> ActaReading:
@@ -85,13 +97,24 @@ class ActaReader:
             "not a known form, or too distorted to read"
         )
 
+    def _classify(self, tpl: Template, cells: list[LocatedCell]) -> np.ndarray:
+        """Calibrated probabilities per cell: one look, and a second in every view at the fields of a
+        rule the first breaks (`pipeline.views.second_look`)."""
+        names = [c.field for c in cells]
+
+        def suspects(probs: np.ndarray) -> set[str]:
+            return fields_of_broken_rules(tpl, top_values(_by_field(names, probs)))
+
+        canvases = np.stack([c.cell.canvas for c in cells])
+        return second_look(lambda x: self.classifier.predict(x).probs, canvases, names, suspects, self.views)
+
     def _read_registered(
         self, scan: np.ndarray, reg: Registration, groups: dict[str, GroupPatch], acta_id: str, t: dict[str, float]
     ) -> ActaReading:
         tpl, variant = reg.template, reg.variant
         cells = segment_groups(groups)
         t["cells"] = time.perf_counter()
-        probs = self.classifier.predict(np.stack([c.cell.canvas for c in cells])).probs
+        probs = self._classify(tpl, cells)
         t["classify"] = time.perf_counter()
 
         by_field: dict[str, list[BoxEvidence]] = {name: [] for name in variant.boxes}
@@ -136,6 +159,11 @@ class ActaReader:
             needs_review=any(f.needs_review for f in fields) or not all(c.ok for c in checks),
             timings_ms={k: round(v * 1000, 1) for k, v in timings.items()},
         )
+
+
+def _by_field(names: list[str], probs: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-cell rows grouped by field, boxes in order."""
+    return {n: probs[[i for i, m in enumerate(names) if m == n]] for n in dict.fromkeys(names)}
 
 
 def locate_groups(scan: np.ndarray, reg: Registration) -> dict[str, GroupPatch]:

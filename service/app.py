@@ -48,7 +48,12 @@ def load_reader(settings: Settings) -> ActaReader:
     from pipeline.templates import load_templates
 
     classifier = DigitClassifier(settings.resolved_model(), prefer_gpu=settings.prefer_gpu, threads=settings.threads)
-    return ActaReader(classifier, load_templates(settings.templates_dir), max_pixels=settings.max_pixels)
+    return ActaReader(
+        classifier,
+        load_templates(settings.templates_dir),
+        max_pixels=settings.max_pixels,
+        views=settings.resolved_views(),
+    )
 
 
 def _create_tables(engine: Engine, attempts: int = 5) -> None:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.image_io import DEFAULT_MAX_PIXELS
 from pipeline.reader import default_model
+from pipeline.views import DEFAULT_VIEWS, check_views, parse_views
 
 MiB = 1024 * 1024
 
@@ -29,6 +30,10 @@ class Settings(BaseSettings):
     )
     model_path: Path | None = Field(default=None, description="ONNX digit model; default: the shipped one")
     templates_dir: Path | None = Field(default=None, description="form templates; default: the built-in ones")
+    views: str = Field(
+        default=",".join(DEFAULT_VIEWS),
+        description="test-time views for the second look at a broken rule's boxes; 'identity' turns it off",
+    )
     max_upload_bytes: int = Field(default=20 * MiB, gt=0, description="largest accepted scan file")
     max_pixels: int = Field(default=DEFAULT_MAX_PIXELS, gt=0, description="largest decoded image (decompression bombs)")
     host: str = "127.0.0.1"
@@ -46,3 +51,12 @@ class Settings(BaseSettings):
 
     def resolved_model(self) -> Path:
         return self.model_path or default_model()
+
+    @field_validator("views")
+    @classmethod
+    def _known_views(cls, value: str) -> str:
+        check_views(parse_views(value))
+        return value
+
+    def resolved_views(self) -> tuple[str, ...]:
+        return parse_views(self.views)

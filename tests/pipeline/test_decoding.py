@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.constraints import constrained_reading
+from pipeline.constraints import constrained_reading, fields_of_broken_rules, top_values
 from pipeline.decoding import (
     CHECKED_MIN_CONFIDENCE,
     FIELD_MIN_CONFIDENCE,
@@ -108,6 +108,19 @@ def test_broken_rule_flags_its_fields_but_those_a_holding_rule_vouches_for() -> 
         "presidente.VOTOS_BLANCOS",
         "presidente.VOTOS_NULOS",
     }
+
+
+def test_the_fields_of_broken_rules_are_the_suspects() -> None:
+    runoff = load_templates()["bo2025-runoff"]
+    assert fields_of_broken_rules(runoff, _RUNOFF_PARTIES_OFF_BY_ONE) == {
+        "presidente.VOTOS_VALIDOS",
+        "presidente.PDC",
+        "presidente.LIBRE",
+    }
+    probs = {k: np.stack([_box(int(c)).probs for c in f"{v:03d}"]) for k, v in _RUNOFF_PARTIES_OFF_BY_ONE.items()}
+    assert top_values(probs) == _RUNOFF_PARTIES_OFF_BY_ONE
+    right = _RUNOFF_PARTIES_OFF_BY_ONE | {"presidente.LIBRE": 165}
+    assert fields_of_broken_rules(runoff, right) == set()
 
 
 def test_a_broken_rule_flags_only_the_fields_it_could_be_when_given_a_sure_threshold() -> None:

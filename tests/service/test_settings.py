@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.views import DEFAULT_VIEWS
 from service.settings import Settings
 
 
@@ -15,20 +16,29 @@ def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ACTAS_MAX_UPLOAD_BYTES", "1234")
     monkeypatch.setenv("ACTAS_PUBLIC_RESULTS", "true")
     monkeypatch.setenv("ACTAS_CONCURRENCY", "3")
+    monkeypatch.setenv("ACTAS_VIEWS", "identity, rotate+8")
     s = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert s.resolved_views() == ("identity", "rotate+8")
     assert s.database_url == "postgresql+psycopg://u@h/db" and s.resolved_model() == Path("/m/x.onnx")
     assert (s.max_upload_bytes, s.public_results, s.concurrency) == (1234, True, 3)
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ACTAS_DATABASE_URL", "ACTAS_PUBLIC_RESULTS", "ACTAS_MAX_UPLOAD_BYTES"):
+    for name in ("ACTAS_DATABASE_URL", "ACTAS_PUBLIC_RESULTS", "ACTAS_MAX_UPLOAD_BYTES", "ACTAS_VIEWS"):
         monkeypatch.delenv(name, raising=False)
     s = Settings(_env_file=None)  # type: ignore[call-arg]
     assert s.database_url.startswith("sqlite:///") and s.public_results is False
     assert s.max_upload_bytes == 20 * 1024 * 1024 and s.concurrency >= 1
+    assert s.resolved_views() == DEFAULT_VIEWS
 
 
 def test_invalid(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ACTAS_MAX_UPLOAD_BYTES", "0")
     with pytest.raises(ValueError):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_unknown_view(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACTAS_VIEWS", "identity,mirror")
+    with pytest.raises(ValueError, match="mirror"):
         Settings(_env_file=None)  # type: ignore[call-arg]
