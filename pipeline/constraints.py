@@ -118,7 +118,7 @@ def constrained_reading(template: Template, probs: dict[str, npt.NDArray[np.floa
     values = top_values(probs)
     broken = [r for r in template.rules if not _holds(r, values)]
     fixed = {k for r in template.rules if _holds(r, values) for k in (*r.left, *r.right)}
-    free = {k for r in broken for k in (*r.left, *r.right)} - fixed
+    free = fields_of_broken_rules(template, values) - fixed
     out = []
     for rules, fields in _groups(broken, free):
         fix = _correct_group(rules, fields, probs, top, values)

@@ -76,20 +76,27 @@ def expand(canvases: U8, names: tuple[str, ...]) -> U8:
 
 
 def average_over_views(
-    predict: Callable[[U8], npt.NDArray[np.float32]], canvases: U8, names: tuple[str, ...]
+    predict: Callable[[U8], npt.NDArray[np.float32]],
+    canvases: U8,
+    names: tuple[str, ...],
+    first: npt.NDArray[np.float32] | None = None,
 ) -> npt.NDArray[np.float32]:
     """Calibrated probabilities (N, classes) averaged over the views; `predict` maps (M, S, S) canvases
-    to (M, classes) probabilities. Canvases with no ink are read once, in one batch with nothing else."""
+    to (M, classes) probabilities. `first` is the plain reading if already made (it stands for the
+    identity view); otherwise every canvas is read once first. Canvases with no ink look the same every
+    way and keep that reading."""
     check_views(names)
+    probs = predict(canvases) if first is None else first
+    out = probs.copy()
+    others = tuple(n for n in names if n != "identity")
     written = canvases.reshape(len(canvases), -1).any(axis=1)
-    if not written.any():
-        return predict(canvases)
+    if not others or not written.any():
+        return out
     n = int(written.sum())
-    many = predict(expand(canvases[written], names)).reshape(len(names), n, -1).mean(axis=0)
-    out = np.empty((len(canvases), many.shape[1]), np.float32)
-    out[written] = many
-    if n < len(canvases):
-        out[~written] = predict(canvases[~written])
+    total = predict(expand(canvases[written], others)).reshape(len(others), n, -1).sum(axis=0)
+    if len(others) < len(names):
+        total += probs[written]
+    out[written] = total / len(names)
     return out
 
 
@@ -100,28 +107,21 @@ def second_look(
     suspects: Callable[[npt.NDArray[np.float32]], set[str]],
     names: tuple[str, ...] = DEFAULT_VIEWS,
 ) -> npt.NDArray[np.float32]:
-    """Read every box once; then read the written boxes of the `suspects` (the fields of a broken rule,
-    given the probabilities so far) in every view and average, as `average_over_views` does, the first
-    reading standing for the identity view. Repeated while a re-read puts other fields under
-    suspicion; each field is re-read at most once. `fields[i]` names canvas i's field.
+    """Read every box once; then read the boxes of the `suspects` (the fields of a broken rule, given
+    the probabilities so far) in every view and average (`average_over_views`, the first reading
+    standing for the identity view). Repeated while a re-read puts other fields under suspicion; each
+    field is re-read at most once. `fields[i]` names canvas i's field.
 
     Most actas obey their rules at the first look and cost one reading; the views are spent where a
     misread may hide, and where the review decides whether a field of a broken rule is sure."""
     check_views(names)
     probs = predict(canvases)
-    others = tuple(n for n in names if n != "identity")
-    if not others:
+    if set(names) == {"identity"}:
         return probs
-    written = canvases.reshape(len(canvases), -1).any(axis=1)
     field_of = np.array(fields, dtype=object)
     looked: set[str] = set()
     while todo := suspects(probs) - looked:
-        idx = np.flatnonzero(np.isin(field_of, sorted(todo)) & written)
+        idx = np.flatnonzero(np.isin(field_of, sorted(todo)))
         looked |= todo
-        if not idx.size:
-            continue
-        total = predict(expand(canvases[idx], others)).reshape(len(others), idx.size, -1).sum(axis=0)
-        if len(others) < len(names):  # the first reading is the identity view
-            total += probs[idx]
-        probs[idx] = total / len(names)
+        probs[idx] = average_over_views(predict, canvases[idx], names, first=probs[idx])
     return probs
