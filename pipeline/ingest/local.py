@@ -31,6 +31,7 @@ class LocalOptions:
     templates_dir: Path | None = None
     prefer_gpu: bool = True
     template: str | None = None
+    views: tuple[str, ...] | None = None  # None: $ACTAS_VIEWS or the default
 
 
 def cpu_count() -> int:
@@ -52,7 +53,9 @@ def _init_worker(opts: LocalOptions, threads: int) -> None:
     global _reader, _template
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     cv2.setNumThreads(threads)
-    _reader = ActaReader.from_paths(opts.model, opts.templates_dir, prefer_gpu=opts.prefer_gpu, threads=threads)
+    _reader = ActaReader.from_paths(
+        opts.model, opts.templates_dir, prefer_gpu=opts.prefer_gpu, threads=threads, views=opts.views
+    )
     _template = opts.template
 
 

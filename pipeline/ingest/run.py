@@ -46,6 +46,7 @@ def _runner(opts: IngestOptions, items: Sequence[WorkItem]) -> Outcomes:
     from pipeline.ingest.local import LocalOptions, cpu_count, run_local
     from pipeline.reader import default_model
     from pipeline.templates import load_templates
+    from pipeline.views import default_views
 
     model = opts.model or default_model()
     if not model.is_file():
@@ -53,7 +54,11 @@ def _runner(opts: IngestOptions, items: Sequence[WorkItem]) -> Outcomes:
     templates = load_templates(opts.templates_dir)
     if opts.template and opts.template not in templates:
         raise UsageError(f"unknown template {opts.template!r}; known: {', '.join(sorted(templates))}")
-    local = LocalOptions(opts.workers or cpu_count(), model, opts.templates_dir, not opts.cpu, opts.template)
+    try:
+        views = default_views()
+    except ValueError as exc:
+        raise UsageError(f"$ACTAS_VIEWS: {exc}") from exc
+    local = LocalOptions(opts.workers or cpu_count(), model, opts.templates_dir, not opts.cpu, opts.template, views)
     return run_local(items, local)
 
 

@@ -225,6 +225,17 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "unknown template" in capsys.readouterr().err
 
 
+def test_unknown_views_are_a_usage_error_before_anything_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a worker crash per file: the set-up is checked once, and no acta is recorded as failed."""
+    monkeypatch.setenv("ACTAS_VIEWS", "identity,mirror")
+    out = tmp_path / "out"
+    assert main(["ingest", str(RUNOFF / "mesa_1000551.jpg"), "--out", str(out)]) == 2
+    assert "$ACTAS_VIEWS" in capsys.readouterr().err
+    assert not (out / "failed.jsonl").exists() and not (out / "results.jsonl").read_text()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
