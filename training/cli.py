@@ -32,6 +32,7 @@ def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--save-every", type=int, default=100, help="checkpoint every N steps")
     p.add_argument("--limit", type=int, default=0, help="train on the first N digits only")
     p.add_argument("--max-steps", type=int, default=0, help="stop after N steps in this call")
+    p.add_argument("--max-minutes", type=float, default=0.0, help="stop after N minutes, resumable")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt")
     p.add_argument("--pretrained", action="store_true", help="ConvNeXt: start from timm's ImageNet weights")
     p.add_argument("--pretrained-file", help="ConvNeXt: timm's ImageNet weights from a local file")
@@ -75,10 +76,23 @@ def _add_compare(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--batch", type=int, default=96)
 
 
+def _add_pack(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("pack", help="a checkpoint as small float16 parts plus a manifest (to leave a GPU machine)")
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="directory for the parts and manifest.json")
+    p.add_argument("--part-mib", type=float, default=15.0, help="largest part, in MiB")
+
+
+def _add_unpack(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("unpack", help="check packed parts and join them into a float32 checkpoint")
+    p.add_argument("pack_dir", type=Path, help="directory written by `pack`")
+    p.add_argument("--out", type=Path, required=True, help="the checkpoint to write, e.g. runs/gpu/best.pt")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="actas-train", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_train, _add_evaluate, _add_calibrate, _add_export, _add_compare):
+    for add in (_add_train, _add_evaluate, _add_calibrate, _add_export, _add_compare, _add_pack, _add_unpack):
         add(sub)
     return parser
 
@@ -104,6 +118,17 @@ def main(argv: list[str] | None = None) -> int:
             from training.compare import run_compare
 
             return run_compare(args)
+        if args.command == "pack":
+            from training.pack import pack
+
+            parts = pack(args.checkpoint, args.out, args.part_mib)
+            print(f"packed {args.checkpoint} into {len(parts)} parts in {args.out}")
+            return 0
+        if args.command == "unpack":
+            from training.pack import unpack
+
+            print(f"unpacked {unpack(args.pack_dir, args.out)}")
+            return 0
     except (FileNotFoundError, ValueError) as exc:
         print(f"actas-train {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -137,6 +162,7 @@ def _train(args: argparse.Namespace) -> int:
         save_every=args.save_every,
         limit=args.limit,
         max_steps=args.max_steps,
+        max_minutes=args.max_minutes,
         pretrained=args.pretrained,
         pretrained_file=args.pretrained_file,
         init=str(args.init) if args.init else None,

@@ -53,6 +53,7 @@ class TrainConfig:
     save_every: int = 100
     limit: int = 0  # use only this many training digits (tests, quick runs)
     max_steps: int = 0  # stop after this many optimiser steps in this invocation (tests)
+    max_minutes: float = 0.0  # stop (resumable) after this long: a lent GPU machine runs one call for 10 min
     device: str = "auto"  # "cpu", "cuda", "cuda:1"...; auto: the GPU when torch sees one
     pretrained: bool = False
     pretrained_file: str | None = None
@@ -124,6 +125,9 @@ class Trainer:
             self.model.load_state_dict(state.get("ema") or state.get("model") or state)
         self.device = pick_device(cfg.device)
         self.model.to(self.device)
+        if self.device.type == "cuda":  # TF32 matmuls and tuned convolutions: fp32 weights, faster steps
+            torch.set_float32_matmul_precision("high")
+            torch.backends.cudnn.benchmark = True
         if self.device.type == "cpu":
             use_dense_depthwise(self.model)  # same maths, faster CPU backward; export builds the plain model
         self.ema = copy.deepcopy(self.model).eval() if cfg.ema_decay > 0 else None
@@ -191,7 +195,7 @@ class Trainer:
 
     def fit(self) -> list[dict[str, float]]:
         cfg = self.cfg
-        steps_this_call = 0
+        steps_this_call, started = 0, time.time()
         while self.step < self.total_steps:
             epoch, offset = divmod(self.step, self.steps_per_epoch)
             self.train_set.set_epoch(epoch)
@@ -236,7 +240,8 @@ class Trainer:
                 )
                 if cfg.save_every and self.step % cfg.save_every == 0:
                     self._save("last.pt")
-                if cfg.max_steps and steps_this_call >= cfg.max_steps:
+                out_of_time = cfg.max_minutes and time.time() - started > cfg.max_minutes * 60
+                if (cfg.max_steps and steps_this_call >= cfg.max_steps) or out_of_time:
                     bar.close()
                     self._save("last.pt")
                     return self.history

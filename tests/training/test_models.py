@@ -68,3 +68,14 @@ def test_trainer_checkpoints_and_resumes(tmp_path: Path) -> None:
     history = Trainer(cfg_full, resume=True).fit()
     assert len(history) == 1 and history[0]["step"] == 11  # ceil((320 + 32 blanks) / 32) steps
     assert (tmp_path / "best.pt").is_file() and (tmp_path / "history.json").is_file()
+
+
+def test_trainer_stops_on_its_time_budget_and_resumes(tmp_path: Path) -> None:
+    cfg = TrainConfig(
+        model="lenet5", data_dir=str(MNIST), run_dir=str(tmp_path), epochs=1, batch_size=32, limit=320,
+        val_size=200, max_minutes=1e-6, save_every=0, threads=1,
+    )  # fmt: skip
+    assert Trainer(cfg).fit() == []  # out of time after the first step, before any epoch ended
+    assert Trainer(cfg, resume=True).step == 1
+    history = Trainer(TrainConfig(**{**cfg.__dict__, "max_minutes": 0.0}), resume=True).fit()
+    assert history[0]["step"] == 11
