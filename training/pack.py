@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -43,24 +44,27 @@ def pack(checkpoint: Path, out_dir: Path, part_mib: float = 15.0) -> list[Path]:
     """Write `checkpoint` as parts of at most `part_mib` MiB plus a manifest into `out_dir`."""
     if part_mib <= 0:
         raise ValueError(f"--part-mib must be positive, got {part_mib}")
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
+        raise ValueError(f"{checkpoint}: not a checkpoint PyTorch can read ({exc})") from exc
+    if not isinstance(state, dict) or "config" not in state or not (state.get("ema") or state.get("model")):
+        raise ValueError(f"{checkpoint}: not a training checkpoint of `actas-train train` (no weights and config)")
     buffer = io.BytesIO()
     torch.save(slim_state(state), buffer)
     data = buffer.getvalue()
     size = max(1, int(part_mib * 2**20))
     out_dir.mkdir(parents=True, exist_ok=True)
     parts: list[Path] = []
+    listed: list[dict[str, str]] = []
     for i, start in enumerate(range(0, len(data), size)):
+        chunk = data[start : start + size]
         part = out_dir / f"{checkpoint.stem}.part{i:02d}"
-        part.write_bytes(data[start : start + size])
+        part.write_bytes(chunk)
         parts.append(part)
-    manifest = {
-        "checkpoint": checkpoint.name,
-        "bytes": len(data),
-        "sha256": _sha256(data),
-        "parts": [{"name": p.name, "sha256": _sha256(p.read_bytes())} for p in parts],
-    }
-    (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        listed.append({"name": part.name, "sha256": _sha256(chunk)})
+    manifest = {"checkpoint": checkpoint.name, "bytes": len(data), "sha256": _sha256(data), "parts": listed}
+    (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2))  # last: no manifest, no pack
     return parts
 
 
@@ -69,18 +73,23 @@ def unpack(pack_dir: Path, out: Path) -> Path:
     manifest_path = pack_dir / MANIFEST
     if not manifest_path.is_file():
         raise FileNotFoundError(f"{pack_dir}: no {MANIFEST} (not a directory written by `actas-train pack`)")
-    manifest = json.loads(manifest_path.read_text())
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        listed = [(str(p["name"]), str(p["sha256"])) for p in manifest["parts"]]
+        whole = str(manifest["sha256"])
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(f"{manifest_path}: not a manifest written by `actas-train pack` ({exc!r})") from exc
     chunks: list[bytes] = []
-    for part in manifest["parts"]:
-        path = pack_dir / part["name"]
+    for name, sha in listed:
+        path = pack_dir / name
         if not path.is_file():
             raise FileNotFoundError(f"{path}: part missing")
         chunk = path.read_bytes()
-        if _sha256(chunk) != part["sha256"]:
+        if _sha256(chunk) != sha:
             raise ValueError(f"{path}: checksum differs from the manifest (damaged or from another pack)")
         chunks.append(chunk)
     data = b"".join(chunks)
-    if _sha256(data) != manifest["sha256"]:
+    if _sha256(data) != whole:  # also catches a manifest that lost a part's line
         raise ValueError(f"{pack_dir}: the parts do not join into the packed checkpoint")
     state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     state["model"] = {k: v.float() if v.is_floating_point() else v for k, v in state["model"].items()}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -15,30 +14,13 @@ from pipeline.classifier import DigitClassifier
 from pipeline.digit_input import CLASSES, center_digit, to_model_input
 from pipeline.reader import DEFAULT_MODEL
 from tests.conftest import MNIST
+from tests.training.helpers import train_briefly
 from training.calibration import calibration_report, expected_calibration_error, fit_temperature
 from training.data.sources import load_mnist
-from training.engine import TrainConfig, Trainer, load_trained
+from training.engine import load_trained
 from training.export import run_export
 from training.models import create_model
 from training.onnx_weights import state_dict_from_onnx
-
-
-def _train_briefly(model: str, run: Path, **overrides: Any) -> Path:
-    """One epoch over 64 MNIST digits (or fewer steps); the checkpoint it leaves."""
-    cfg = TrainConfig(
-        model=model,
-        data_dir=str(MNIST),
-        run_dir=str(run),
-        epochs=1,
-        batch_size=16,
-        limit=64,
-        val_size=100,
-        save_every=0,
-        threads=2,
-        **overrides,
-    )
-    Trainer(cfg).fit()
-    return run / "last.pt"
 
 
 def _export(checkpoint: Path, out: Path) -> int:
@@ -51,7 +33,7 @@ def _export(checkpoint: Path, out: Path) -> int:
 @pytest.mark.parametrize("name", ["lenet5", "convnext_tiny"])
 def test_export_passes_parity_and_writes_the_card(tmp_path: Path, name: str) -> None:
     run = tmp_path / "run"
-    checkpoint = _train_briefly(name, run, max_steps=2)
+    checkpoint = train_briefly(name, run, max_steps=2)
     (run / "calibration.json").write_text(json.dumps({"temperature": 1.5, "ece_before": 0.1, "ece_after": 0.05}))
     out = tmp_path / "models" / f"{name}.onnx"
     assert _export(checkpoint, out) == 0  # raises ParityError if onnxruntime and PyTorch disagree by > 1e-4
@@ -74,7 +56,7 @@ def test_a_model_trained_on_from_an_export_keeps_that_exports_record(tmp_path: P
     out = tmp_path / "models" / "lenet5.onnx"
 
     def train_and_export(run: Path, init: Path | None) -> dict[str, object]:
-        checkpoint = _train_briefly("lenet5", run, init=str(init) if init else None, clean_fraction=0.3)
+        checkpoint = train_briefly("lenet5", run, init=str(init) if init else None, clean_fraction=0.3)
         assert _export(checkpoint, out) == 0
         training = json.loads(out.with_suffix(".json").read_text())["training"]
         assert isinstance(training, dict)

@@ -8,21 +8,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import MNIST
+from tests.training.helpers import train_briefly
 from training.cli import main
-from training.engine import TrainConfig, Trainer, load_trained, predict_logits
+from training.engine import load_trained, predict_logits
 from training.pack import MANIFEST, pack, unpack
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    run = tmp_path_factory.mktemp("run")
-    cfg = TrainConfig(
-        model="lenet5", data_dir=str(MNIST), run_dir=str(run), epochs=1, batch_size=16, limit=64,
-        val_size=100, save_every=0, threads=2,
-    )  # fmt: skip
-    Trainer(cfg).fit()
-    return run / "last.pt"
+    return train_briefly("lenet5", tmp_path_factory.mktemp("run"))
 
 
 def test_pack_splits_into_parts_and_unpack_gives_the_same_model(checkpoint: Path, tmp_path: Path) -> None:
@@ -64,3 +58,20 @@ def test_cli_pack_and_unpack(checkpoint: Path, tmp_path: Path, capsys: pytest.Ca
     assert (tmp_path / "best.pt").is_file()
     assert main(["unpack", str(tmp_path), "--out", str(tmp_path / "x.pt")]) == 2  # no manifest there
     assert "manifest.json" in capsys.readouterr().err
+
+
+def test_pack_and_unpack_refuse_what_they_did_not_write(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    not_a_checkpoint = tmp_path / "notes.pt"
+    not_a_checkpoint.write_text("not a checkpoint")
+    assert main(["pack", "--checkpoint", str(not_a_checkpoint), "--out", str(tmp_path / "p")]) == 2
+    assert "not a checkpoint" in capsys.readouterr().err
+    weights_only = tmp_path / "weights.pt"
+    torch.save({"fc.weight": torch.zeros(2, 2)}, weights_only)  # a bare state dict: no config to export with
+    assert main(["pack", "--checkpoint", str(weights_only), "--out", str(tmp_path / "p")]) == 2
+    assert "not a training checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "p").exists()
+
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / MANIFEST).write_text('{"parts": "x"}')
+    assert main(["unpack", str(tmp_path / "bad"), "--out", str(tmp_path / "best.pt")]) == 2
+    assert "not a manifest" in capsys.readouterr().err and not (tmp_path / "best.pt").exists()
