@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.reader import ActaReader, segment_groups
+from pipeline.reader import ActaReader
 
 
 @dataclass(frozen=True)
@@ -25,9 +25,8 @@ class ActaCells:
 
 
 def acta_cells(reader: ActaReader, path: Path) -> ActaCells:
-    reading, scan = reader.read_with_scan(path.read_bytes())
-    _reg, groups = reader.locate(scan, reading.template)  # the same registration again, to keep the cells
-    cells = segment_groups(groups)
+    trace = reader.trace(path.read_bytes())
+    reading, cells = trace.reading, trace.cells
     truth = _truth_counts(path)
     text = {}
     for f in reading.fields:

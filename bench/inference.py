@@ -33,8 +33,9 @@ import torch
 from bench.cells import acta_cells
 from bench.samples import DEFAULT_DIRS, scans_in
 from pipeline.classifier import DigitClassifier, available_providers
+from pipeline.config import SHIPPED_MODEL, ReaderConfig
 from pipeline.digit_input import CLASSES, to_model_input
-from pipeline.reader import ActaReader, default_model
+from pipeline.reader import ActaReader
 from training.models import create_model
 from training.onnx_weights import state_dict_from_onnx
 
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=0, help="at most this many scans (0: all)")
     p.add_argument("--model", type=Path, default=None)
     args = p.parse_args(argv)
-    onnx_path = args.model or default_model()
+    onnx_path = args.model or SHIPPED_MODEL
     files = scans_in(args.dirs)[: args.limit or None]
     if not files:
         print("no scans found")
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; torch {torch.__version__} "
         f"({torch.get_num_threads()} threads); model {onnx_path.name}"
     )
-    reader = ActaReader.from_paths(onnx_path, prefer_gpu=False)
+    reader = ActaReader.from_config(ReaderConfig(model=onnx_path, prefer_gpu=False))
     simple = pytorch_model(onnx_path, in_chans=3)
 
     ours_total, ours_classify, simple_classify, cells_per_acta, agree = [], [], [], [], []

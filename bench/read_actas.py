@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.samples import DEFAULT_DIRS, scans_in
-from pipeline.reader import ActaReader, default_model
+from pipeline.config import SHIPPED_MODEL, ReaderConfig
+from pipeline.reader import ActaReader
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -37,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         print("no scans found", flush=True)
         return 2
     t0 = time.perf_counter()
-    reader = ActaReader.from_paths(args.model or default_model(), prefer_gpu=False, threads=args.threads)
+    reader = ActaReader.from_config(
+        ReaderConfig(model=args.model or SHIPPED_MODEL, prefer_gpu=False, threads=args.threads)
+    )
     print(
         f"start-up (model + templates): {(time.perf_counter() - t0) * 1000:.0f} ms; "
         f"provider {reader.classifier.provider}; model {reader.classifier.card.name}"

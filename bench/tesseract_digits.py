@@ -24,8 +24,9 @@ import numpy.typing as npt
 from bench.cells import acta_cells
 from bench.samples import DEFAULT_DIRS, MNIST_DIR, scans_in
 from pipeline.classifier import DigitClassifier
+from pipeline.config import SHIPPED_MODEL, ReaderConfig
 from pipeline.digit_input import BLANK, CLASSES, center_digit
-from pipeline.reader import ActaReader, default_model
+from pipeline.reader import ActaReader
 from training.data.sources import load_mnist
 
 
@@ -76,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         print("tesseract not found: apt-get install tesseract-ocr")
         return 2
     version = subprocess.run(["tesseract", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
-    reader = ActaReader.from_paths(default_model(), prefer_gpu=False)
-    models = {default_model().stem: reader.classifier}
+    reader = ActaReader.from_config(ReaderConfig(model=SHIPPED_MODEL, prefer_gpu=False))
+    models = {SHIPPED_MODEL.stem: reader.classifier}
     models |= {m.stem: DigitClassifier(m, prefer_gpu=False) for m in args.model or []}
 
     sets: dict[str, tuple[npt.NDArray[np.uint8], list[str]]] = {}

@@ -9,7 +9,7 @@ A field is flagged for reasons that do not depend on a threshold (a correction w
 read as blank, ...), because its confidence is under the threshold, or because it is in a broken rule
 and read less sure than `BROKEN_RULE_SURE_CONFIDENCE`. The confidence threshold is set separately for
 fields in at least one rule that holds ("checked": a misread would have to be cancelled by another to
-pass; `pipeline.decoding.vouched_fields`) and for the others. For each triple the script prints the
+pass; `pipeline.rules.vouched_fields`) and for the others. For each triple the script prints the
 flag rate and the rate of wrong fields left unflagged, and proposes, among those that meet both targets
 (unflagged errors and flag rate), the one with the lowest cost = flag rate + COST x unflagged-error
 rate (by default one wrong count nobody is told about costs as much as reviewing 100 fields: an
@@ -28,17 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.decoding import (
-    BROKEN_RULE_SURE_CONFIDENCE,
-    CHECKED_MIN_CONFIDENCE,
-    CORRECTED,
-    FIELD_MIN_CONFIDENCE,
-    LOW_CONFIDENCE,
-    RULE_BROKEN,
-    unvouched_broken,
-    vouched_fields,
-)
-from pipeline.evaluation import load_truth, readings_by_name
+from actas.evaluation import load_truth, readings_by_name
+from pipeline.reasons import ReasonCode
+from pipeline.rules import in_doubt, vouched_fields
+from pipeline.thresholds import BROKEN_RULE_SURE_CONFIDENCE, CHECKED_MIN_CONFIDENCE, FIELD_MIN_CONFIDENCE
+
+# The reasons this sweep decides itself; every other flagging reason flags a field whatever the thresholds.
+SWEPT = {ReasonCode.LOW_CONFIDENCE, ReasonCode.RULE_BROKEN}
 
 GRID = (0.0, 0.3, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
 SURE_GRID: tuple[float | None, ...] = (None, 0.999, 0.995, 0.994, 0.993, 0.992, 0.991, 0.99, 0.98, 0.95)  # None: all
@@ -63,18 +59,18 @@ def outcomes(truth_dir: Path, results: Path) -> list[FieldOutcome]:
             continue
         expected = truth[name].counts
         vouched = vouched_fields(reading.checks)
-        broken = unvouched_broken(reading.checks)
+        doubt = in_doubt(reading.checks)
         for f in reading.fields:
             if f.section not in expected or f.key not in expected[f.section]:
                 continue
             ref = f"{f.section}.{f.key}"
-            other = [r for r in f.reasons if not r.startswith((LOW_CONFIDENCE, RULE_BROKEN, CORRECTED))]
+            other = [c for c in f.reason_codes if c.flags and c not in SWEPT]
             out.append(
                 FieldOutcome(
                     confidence=f.confidence,
                     correct=f.value == expected[f.section][f.key],
                     checked=ref in vouched,
-                    in_broken_rule=ref in broken,
+                    in_broken_rule=any(r.code is ReasonCode.RULE_BROKEN for r in doubt.get(ref, [])),
                     flagged_anyway=bool(other),
                     paper_right=obeyed.get(name),
                 )
@@ -144,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     for label, n, share, of_flags in paper_split(fields):
         print(f"as shipped, actas whose {label}: {n} fields, {share:.2%} flagged ({of_flags:.0%} of all flags)")
     print(f"{'checked >=':>11s} {'other >=':>9s} {'sure >=':>8s} {'flagged':>8s} {'unflagged err':>14s}")
-    meets: list[tuple[float, float, float, float | None, float, float]] = []  # cost first, for min()
+    meets: list[tuple[float, float, float, float, float | None, float]] = []  # cost first, for min()
     for sure in SURE_GRID:
         for tc in GRID:
             for tu in GRID:

@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from actas.config import mnist_dir
+from actas.synth.handwriting import load_mnist_test
 from pipeline.classifier import DigitClassifier
+from pipeline.config import SHIPPED_MODEL
 from pipeline.digit_input import center_digit
-from pipeline.reader import default_model
-from pipeline.synth.handwriting import default_mnist_dir, load_mnist_test
 from pipeline.views import DEFAULT_VIEWS, average_over_views, expand
 
 LEVELS = (0.9, 0.99, 0.995)
@@ -40,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mnist", type=Path, default=None, help="directory of the MNIST IDX files")
     p.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: its default)")
     args = p.parse_args(argv)
-    mnist = load_mnist_test(args.mnist or default_mnist_dir())
-    clf = DigitClassifier(args.model or default_model(), prefer_gpu=False, threads=args.threads)
+    mnist = load_mnist_test(mnist_dir(args.mnist))
+    clf = DigitClassifier(args.model or SHIPPED_MODEL, prefer_gpu=False, threads=args.threads)
     canvases = np.stack([center_digit(im) for im in mnist.images])
     truth = mnist.labels.astype(np.int64)
 

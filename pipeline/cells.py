@@ -1,9 +1,10 @@
-"""Cut a field's digit boxes out of a registered scan.
+"""From the located box groups to one cell per box: for each box of a group patch, the classifier's
+canvas. Find the pen ink, drop what is not a digit.
 
-Registration puts a field's group of boxes within a few pixels of where the template says. Here each
-group is resampled from the original scan into an upright patch at a fixed resolution, and its printed
-border lines are found in that patch (they are the strongest long dark lines near the expected place),
-so small errors of registration, paper warp or printing do not cut digits in half.
+Ink is measured against the box's own paper colour, so faint scans and shadows do not matter. What
+is not a digit: specks (small components), and fragments of the printed border (thin components
+lying along the box's edge). A box whose remaining ink is too little or too small is blank and gets
+an empty canvas. Otherwise the ink goes through `center_digit`, the same function training used.
 """
 
 from __future__ import annotations
@@ -14,97 +15,139 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-Rect = tuple[float, float, float, float]  # x, y, w, h
-U8 = npt.NDArray[np.uint8]
-F64 = npt.NDArray[np.float64]
+from pipeline.box_groups import GroupPatch
+from pipeline.digit_input import INPUT_SIZE, center_digit
+from pipeline.schema import PixelBox
 
-CELL_HEIGHT_PX = 64  # patch resolution: one box is resampled to this height
-MARGIN = 0.45  # patch margin around the group, as a fraction of the box height
+U8 = npt.NDArray[np.uint8]
+
+INSET = 0.06  # fraction of the box trimmed on each side: the printed border is about this thick
+MIN_CONTRAST = 40  # grey levels between paper and ink below which nothing is ink
+MIN_COMPONENT = 0.004  # of the box area: smaller components are specks
+MIN_INK_HEIGHT = 0.28  # of the box height: a digit's ink is at least this tall
+MIN_EXTENT = 0.5  # of the box height: `center_digit` does not blow up marks smaller than this
+STROKE = 0.11  # target stroke width as a fraction of the ink's height (MNIST's proportion)
 
 
 @dataclass(frozen=True)
-class GroupPatch:
-    """An upright crop of one field's boxes and how to map it back to the scan."""
-
-    image: U8  # BGR or gray patch
-    to_scan: F64  # 3x3 homography, patch pixel -> scan pixel
-    cells: list[tuple[int, int, int, int]]  # each box's inner rectangle in patch pixels
-    snapped: bool  # True when the printed lines were found, False when the template's guess is used
+class Cell:
+    canvas: U8  # INPUT_SIZE x INPUT_SIZE, empty when blank
+    ink: bool  # a digit-like mark was found
 
 
-def extract_group(scan: U8, scan_to_ref: F64, rect: Rect, n_cells: int) -> GroupPatch:
-    """Resample the group at `rect` (reference frame) from `scan` and locate its boxes."""
+def segment_cell(patch: U8, rect: tuple[int, int, int, int]) -> Cell:
     x, y, w, h = rect
-    s = CELL_HEIGHT_PX / h
-    m = MARGIN * h
-    ref_to_patch = np.array([[s, 0, -(x - m) * s], [0, s, -(y - m) * s], [0, 0, 1]], np.float64)
-    size = (int(round((w + 2 * m) * s)), int(round((h + 2 * m) * s)))
-    scan_to_patch = ref_to_patch @ scan_to_ref
-    patch = np.asarray(
-        cv2.warpPerspective(scan, scan_to_patch, size, flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE),
-        np.uint8,
-    )
-    expected = (m * s, m * s, w * s, h * s)
-    cells, snapped = locate_cells(_gray(patch), expected, n_cells)
-    return GroupPatch(patch, np.asarray(np.linalg.inv(scan_to_patch), np.float64), cells, snapped)
+    dx, dy = int(round(w * INSET)), int(round(h * INSET))
+    roi = patch[max(0, y + dy) : y + h - dy, max(0, x + dx) : x + w - dx]
+    if roi.size == 0:
+        return Cell(np.zeros((INPUT_SIZE, INPUT_SIZE), np.uint8), False)
+    darkness = ink_strength(roi)
+    keep = _digit_components(ink_mask(darkness), h)
+    if keep is None:
+        return Cell(np.zeros((INPUT_SIZE, INPUT_SIZE), np.uint8), False)
+    # Soft ink (anti-aliased edges, as in MNIST) limited to the kept strokes and their fringe.
+    support = cv2.dilate(keep.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    peak = float(np.percentile(darkness[keep], 90))
+    ink = np.clip(darkness / max(peak, 1.0), 0, 1) * support
+    ink = normalise_stroke(ink, keep)
+    return Cell(center_digit((ink * 255).astype(np.uint8), min_extent=MIN_EXTENT * h), True)
 
 
-def locate_cells(gray: U8, expected: Rect, n_cells: int) -> tuple[list[tuple[int, int, int, int]], bool]:
-    """Find the group's outer border and dividers near `expected`; inner rectangles of each box."""
-    ex, ey, ew, eh = expected
-    dark = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, _odd(eh * 0.6), 8)
-    horiz = cv2.morphologyEx(
-        dark, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (_odd(ew / n_cells * 0.6), 1))
-    )
-    vert = cv2.morphologyEx(dark, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, _odd(eh * 0.5))))
-    x0, x1 = int(max(0, ex)), int(min(gray.shape[1], ex + ew))
-    y0, y1 = int(max(0, ey)), int(min(gray.shape[0], ey + eh))
-    rows = horiz[:, x0:x1].mean(axis=1) / 255.0  # fraction of the group's width that is line, per row
-    cols = vert[y0:y1, :].mean(axis=0) / 255.0
-    search_y, search_x = eh * 0.3, ew / n_cells * 0.3
-    top = _peak(rows, ey, search_y)
-    bottom = _peak(rows, ey + eh, search_y)
-    lines_x = [_peak(cols, ex + ew * i / n_cells, search_x) for i in range(n_cells + 1)]
-    found = top is not None and bottom is not None and eh * 0.85 < bottom - top < eh * 1.15
-    ty, by = (top, bottom) if found and top is not None and bottom is not None else (ey, ey + eh)
-    xs = [lx if lx is not None else ex + ew * i / n_cells for i, lx in enumerate(lines_x)]
-    found = found and sum(lx is not None for lx in lines_x) >= n_cells
-    # Interpolate a missing divider from the outer border (handwriting can hide a line).
-    if lines_x[0] is not None and lines_x[-1] is not None:
-        for i, lx in enumerate(lines_x):
-            if lx is None:
-                xs[i] = lines_x[0] + (lines_x[-1] - lines_x[0]) * i / n_cells
-    cells = []
-    for i in range(n_cells):
-        cx0, cx1 = xs[i], xs[i + 1]
-        cells.append((int(round(cx0)), int(round(ty)), int(round(cx1 - cx0)), int(round(by - ty))))
-    return cells, found
+def ink_strength(roi: U8) -> npt.NDArray[np.float32]:
+    """How far each pixel is from the paper, in grey levels; pen colour counts as darkness too."""
+    if roi.ndim == 3:
+        gray = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY).astype(np.float32)
+        b, _g, r = (roi[..., i].astype(np.float32) for i in range(3))
+        chroma = np.maximum(b - r, 0) * 0.8  # blue pen on white or grey paper
+    else:
+        gray, chroma = roi.astype(np.float32), np.zeros(roi.shape, np.float32)
+    paper = float(np.percentile(gray, 80))
+    return np.maximum(paper - gray, chroma)
 
 
-def _peak(profile: npt.NDArray[np.floating], center: float, radius: float, min_strength: float = 0.35) -> float | None:
-    """The printed line nearest `center` within `radius`: among runs of strong values, the one that
-    best trades strength for closeness (a neighbouring box's border can be stronger but farther)."""
-    lo, hi = max(0, int(center - radius)), min(len(profile), int(center + radius) + 1)
-    if hi <= lo:
+def ink_mask(darkness: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
+    """Hysteresis threshold: confident ink seeds, grown through fainter connected pixels, so a faint
+    or thin stroke stays whole while paper grain stays out. Smoothing first (about a third of a
+    stroke's width) averages out halftone grain, which is finer than any stroke."""
+    darkness = np.asarray(cv2.GaussianBlur(darkness, (0, 0), 1.0), np.float32)
+    flat = darkness.ravel()
+    noise = 1.4826 * float(np.median(np.abs(flat - np.median(flat))))
+    peak = float(np.percentile(flat, 99.5))
+    high = max(MIN_CONTRAST, 0.5 * peak)
+    # A big bold digit can cover half the box; its strokes then count as "noise" and would lift the
+    # low threshold over the high one, leaving only specks (a clear `5` read as an empty box).
+    low = min(high, max(0.5 * MIN_CONTRAST, 4 * noise, 0.25 * peak))
+    weak = (darkness > low).astype(np.uint8)
+    n, labels = cv2.connectedComponents(weak, connectivity=8)
+    seeded = np.zeros(n, bool)
+    seeded[np.unique(labels[darkness > high])] = True
+    seeded[0] = False
+    return seeded[labels]
+
+
+def _digit_components(mask: npt.NDArray[np.bool_], box_h: int) -> npt.NDArray[np.bool_] | None:
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    rh, rw = mask.shape
+    min_area = MIN_COMPONENT * rh * rw
+    keep = np.zeros(mask.shape, bool)
+    tallest = 0
+    for i in range(1, n):
+        x, y, w, h, area = stats[i]
+        if area < min_area:
+            continue
+        if _border_fragment(x, y, w, h, rw, rh):
+            continue
+        keep |= labels == i
+        tallest = max(tallest, int(h))
+    # A digit has at least one tall stroke; scattered specks only add up to a tall bounding box.
+    if tallest < MIN_INK_HEIGHT * box_h:
         return None
-    seg = profile[lo:hi]
-    strong = np.nonzero(seg >= min_strength)[0]
-    if strong.size == 0:
-        return None
-    runs = np.split(strong, np.nonzero(np.diff(strong) > 1)[0] + 1)
-    best_pos, best_score = None, -np.inf
-    for run in runs:
-        pos = float(lo + run.mean())
-        score = float(seg[run].max()) - abs(pos - center) / radius
-        if score > best_score:
-            best_pos, best_score = pos, score
-    return best_pos
+    return keep
 
 
-def _odd(v: float) -> int:
-    n = max(3, int(round(v)))
-    return n if n % 2 else n + 1
+def _border_fragment(x: int, y: int, w: int, h: int, rw: int, rh: int) -> bool:
+    """A thin straight component in the outer band of the box: what is left of the printed border.
+
+    Horizontal: long and flat within the top or bottom fifth. Vertical: straight (a few pixels wide:
+    the arc of a large `0` or `8` near the edge is wider) and wholly within the left or right sixth."""
+    flat = h <= max(5, 0.1 * rh) and w >= 0.25 * rw and (y + h <= 0.2 * rh or y >= 0.8 * rh)
+    upright = w <= max(5, 0.08 * rw) and (x + w <= 0.16 * rw or x >= 0.84 * rw)
+    return bool(flat or upright)
 
 
-def _gray(img: U8) -> U8:
-    return img if img.ndim == 2 else np.asarray(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), np.uint8)
+def normalise_stroke(ink: npt.NDArray[np.floating], keep: npt.NDArray[np.bool_]) -> npt.NDArray[np.floating]:
+    """Thicken thin pen strokes towards MNIST's stroke-to-height ratio (fine pens on big scans)."""
+    ys = np.nonzero(keep.any(axis=1))[0]
+    height = ys[-1] - ys[0] + 1
+    dist = cv2.distanceTransform(keep.astype(np.uint8), cv2.DIST_L2, 3)
+    width = 2 * float(np.percentile(dist[keep], 90))
+    grow = int(round((STROKE * height - width) / 2))
+    if grow <= 0:
+        return ink
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+    return np.asarray(cv2.dilate(ink.astype(np.float32), k), np.float32)
+
+
+@dataclass(frozen=True)
+class LocatedCell:
+    field: str  # section.KEY
+    cell: Cell  # the segmented digit, model-ready
+    box: PixelBox  # where the box is in the scan
+
+
+def segment_groups(groups: dict[str, GroupPatch]) -> list[LocatedCell]:
+    """Every box of every field, in template order, segmented for the classifier."""
+    return [
+        LocatedCell(name, segment_cell(g.image, rect), _to_scan_box(g, rect))
+        for name, g in groups.items()
+        for rect in g.cells
+    ]
+
+
+def _to_scan_box(g: GroupPatch, rect: tuple[int, int, int, int]) -> PixelBox:
+    x, y, w, h = rect
+    corners = np.array([[[x, y]], [[x + w, y]], [[x + w, y + h]], [[x, y + h]]], np.float64)
+    pts = cv2.perspectiveTransform(corners, g.to_scan).reshape(-1, 2)
+    x0, y0 = np.floor(pts.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(pts.max(axis=0)).astype(int)
+    return (int(x0), int(y0), int(x1 - x0), int(y1 - y0))

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.digit_input import BLANK, CLASSES
-from pipeline.templates import RuleSpec, Template
+from pipeline.digit_input import BLANK
+from pipeline.fields import value_of
+from pipeline.rules import RuleSet
+from pipeline.templates import RuleSpec
 
 TOP_PER_BOX = 3  # classes considered per box
 CANDIDATES_PER_FIELD = 6  # readings kept per field, most probable first
@@ -58,12 +59,6 @@ class Correction:
         return (self.odds / (1 + self.odds)) * (1.0 if math.isinf(self.margin) else self.margin / (1 + self.margin))
 
 
-def value_of(labels: Sequence[int]) -> int | None:
-    """Blank boxes before the first digit are leading blanks; None when every box is blank."""
-    digits = [CLASSES[i] for i in labels if i != BLANK]
-    return int("".join(digits)) if digits else None
-
-
 def field_candidates(probs: npt.NDArray[np.float32]) -> list[Candidate]:
     """The most probable readings of one field (boxes x classes), with a value each.
 
@@ -82,25 +77,16 @@ def field_candidates(probs: npt.NDArray[np.float32]) -> list[Candidate]:
     return out[:CANDIDATES_PER_FIELD]
 
 
-def _holds(rule: RuleSpec, values: dict[str, int | None]) -> bool:
-    return sum(values[k] or 0 for k in rule.left) == sum(values[k] or 0 for k in rule.right)
-
-
 def top_values(probs: dict[str, npt.NDArray[np.float32]]) -> dict[str, int | None]:
     """Each field's value under its most probable class per box."""
     return {name: value_of([int(i) for i in p.argmax(axis=1)]) for name, p in probs.items()}
-
-
-def fields_of_broken_rules(template: Template, values: dict[str, int | None]) -> set[str]:
-    """The fields (section.KEY) of every rule these values break."""
-    return {k for r in template.rules if not _holds(r, values) for k in (*r.left, *r.right)}
 
 
 def _groups(broken: list[RuleSpec], free: set[str]) -> list[tuple[list[RuleSpec], list[str]]]:
     """Broken rules joined when they share a free field: each group is corrected on its own."""
     groups: list[tuple[list[RuleSpec], set[str]]] = []
     for rule in broken:
-        fields = {k for k in (*rule.left, *rule.right) if k in free}
+        fields = {k for k in rule.fields if k in free}
         joined = [g for g in groups if g[1] & fields]
         for g in joined:
             groups.remove(g)
@@ -108,20 +94,22 @@ def _groups(broken: list[RuleSpec], free: set[str]) -> list[tuple[list[RuleSpec]
     return [(rules, sorted(fields)) for rules, fields in groups]
 
 
-def constrained_reading(template: Template, probs: dict[str, npt.NDArray[np.float32]]) -> list[Correction]:
+def constrained_reading(rules: RuleSet, probs: dict[str, npt.NDArray[np.float32]]) -> list[Correction]:
     """The corrections to apply, one per independent group of broken rules; empty when the rules hold
     or no trustworthy reading satisfies them.
 
-    Fields that take part in a rule that holds are kept as read: a satisfied sum is strong evidence
-    that its fields are right. The others, in the broken rules, may change (MAX_CHANGED per group)."""
+    Fields that a holding sum vouches for are kept as read: a satisfied sum is strong evidence that its
+    fields are right. The others, in the broken rules, may change (MAX_CHANGED per group); a correction
+    must also keep every plausibility bound."""
     top = {name: tuple(int(i) for i in p.argmax(axis=1)) for name, p in probs.items()}
     values = top_values(probs)
-    broken = [r for r in template.rules if not _holds(r, values)]
-    fixed = {k for r in template.rules if _holds(r, values) for k in (*r.left, *r.right)}
-    free = fields_of_broken_rules(template, values) - fixed
+    checks = rules.check(values)
+    broken = rules.broken(values)
+    free = {k for c in checks if not c.ok for k in c.suspects} - rules.vouched(values)
+    bounds = [r for r in rules.rules if r.op == "<="]
     out = []
-    for rules, fields in _groups(broken, free):
-        fix = _correct_group(rules, fields, probs, top, values)
+    for group, fields in _groups(broken, free):
+        fix = _correct_group([*group, *(b for b in bounds if b not in group)], fields, probs, top, values)
         if fix is not None:
             out.append(fix)
     return out
@@ -145,7 +133,7 @@ def _correct_group(
                     continue
                 trial = dict(values)
                 trial.update({f: c.value for f, c in pairs})
-                if all(_holds(r, trial) for r in rules):
+                if all(RuleSet.holds(r, trial) for r in rules):
                     found.append((sum(c.logp - top_logp[f] for f, c in pairs), dict(pairs)))
     if not found:
         return None

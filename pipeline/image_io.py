@@ -10,35 +10,13 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from pipeline.errors import CorruptImage, EmptyImage, ImageTooLarge, ImageTooSmall, UnsupportedImage
+
 U8 = npt.NDArray[np.uint8]
 
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "TIFF": "image/tiff"}
 DEFAULT_MAX_PIXELS = 60_000_000  # 400 dpi A3 is about 30 Mpx
 MIN_SIDE = 300  # a scan whose short side is below this cannot show a form's boxes (A4 at 150 dpi: 1240)
-
-
-class ImageError(ValueError):
-    """Base of every reason an upload is not a usable image."""
-
-
-class EmptyImage(ImageError):
-    pass
-
-
-class UnsupportedImage(ImageError):
-    """Not an image, or a format the reader does not take."""
-
-
-class ImageTooSmall(ImageError):
-    """A valid image with too few pixels to show a form."""
-
-
-class ImageTooLarge(ImageError):
-    """More pixels than allowed (decompression bombs included)."""
-
-
-class CorruptImage(ImageError):
-    """A recognised format whose data is truncated or damaged."""
 
 
 def sniff_format(data: bytes) -> str | None:

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from pipeline.errors import NotAForm
 from pipeline.templates import Template, VariantSpec
 
 U8 = npt.NDArray[np.uint8]
@@ -34,10 +35,6 @@ MIN_INLIERS = 40  # fewer: not this form (measured: 400+ on real scans, under 20
 SCORE_HALF = 60  # inliers at which the score is 0.5
 
 
-class NotAForm(ValueError):
-    """The image matches none of the known form templates."""
-
-
 @dataclass(frozen=True)
 class Registration:
     template: Template
@@ -48,6 +45,7 @@ class Registration:
     candidates: dict[str, int]  # "template/variant" -> inliers, for diagnostics
 
 
+FLANN_SEED = 0
 ORB_CONFIDENT = 100  # ORB inliers above which SIFT is not tried
 
 
@@ -67,7 +65,6 @@ class _Detector:
 
     def __init__(self, kind: str, templates: dict[str, Template]) -> None:
         self.kind = kind
-        cv2.setRNGSeed(0)  # FLANN's LSH tables and KD-trees are random: fix them, so readings reproduce
         self.lock = threading.Lock()  # OpenCV does not promise that one matcher may serve two threads
         if kind == "orb":
             self.features: cv2.Feature2D = cv2.ORB.create(nfeatures=N_FEATURES, fastThreshold=12)
@@ -77,6 +74,10 @@ class _Detector:
         self.indexes = [self._index(ref.descriptors) for ref in self.references]
 
     def _index(self, descriptors: Descriptors) -> cv2.FlannBasedMatcher:
+        # FLANN's LSH tables and KD-trees are drawn from OpenCV's (thread-local) random state: seed it for
+        # each index, so a reference's index, and the readings, do not depend on which other references
+        # were built before it (adding a form used to change the readings of another).
+        cv2.setRNGSeed(FLANN_SEED)
         params: dict[str, bool | int | float | str]
         if self.kind == "orb":
             params = {"algorithm": 6, "table_number": 6, "key_size": 12, "multi_probe_level": 1}  # LSH

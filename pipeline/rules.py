@@ -1,18 +1,114 @@
-"""The form's arithmetic rules, checked on the values read."""
+"""The form's rules as one engine: which hold, what each side adds up to, which fields a broken one puts
+in doubt, and which fields a holding sum vouches for. Used by the second look, the constrained decoding,
+the review, `actas synth` and the service's recomputation after a review, so a rule means one thing.
+
+Two kinds (`RuleSpec.op`): printed sums (`==`) and plausibility bounds (`<=`, e.g. no count above the
+registered electors). A sum that holds vouches for its fields (a misread would have to be cancelled by
+another to pass); a bound that holds says little and vouches for nothing. A broken bound puts its fields
+in doubt however sure they were read, and withdraws the vouching of every sum that shares a field with
+it: when the same misread repeats across an acta (every `1` read as `7`), the sums can still hold while
+the total exceeds the electors.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+from pipeline.reasons import Reason
 from pipeline.schema import RuleCheck
-from pipeline.templates import Template
+
+if TYPE_CHECKING:
+    from pipeline.templates import RuleSpec
+
+Values = Mapping[str, int | None]
 
 
-def check_rules(template: Template, values: dict[str, int | None]) -> list[RuleCheck]:
-    """Each rule's two sides; a blank field (None) counts as 0, as on paper."""
-    checks = []
-    for rule in template.rules:
-        left = sum(values.get(k) or 0 for k in rule.left)
-        right = sum(values.get(k) or 0 for k in rule.right)
-        checks.append(
-            RuleCheck(rule=rule.name, ok=left == right, left=left, right=right, fields=[*rule.left, *rule.right])
-        )
-    return checks
+def _side(values: Values, keys: Iterable[str]) -> int:
+    return sum(values.get(k) or 0 for k in keys)  # a blank field counts as 0, as on paper
+
+
+class RuleSet:
+    def __init__(self, rules: Iterable[RuleSpec]) -> None:
+        self.rules: tuple[RuleSpec, ...] = tuple(rules)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    @staticmethod
+    def sides(rule: RuleSpec, values: Values) -> tuple[int, int]:
+        """(left, right): for an `each` bound, the largest left field stands for the left side."""
+        if rule.each:
+            return max((values.get(k) or 0 for k in rule.left), default=0), _side(values, rule.right)
+        return _side(values, rule.left), _side(values, rule.right)
+
+    @classmethod
+    def holds(cls, rule: RuleSpec, values: Values) -> bool:
+        left, right = cls.sides(rule, values)
+        return left == right if rule.op == "==" else left <= right
+
+    def broken(self, values: Values) -> list[RuleSpec]:
+        return [r for r in self.rules if not self.holds(r, values)]
+
+    def fields_of_broken(self, values: Values) -> set[str]:
+        """The fields (section.KEY) of every rule these values break: the suspects of a second look."""
+        return {k for c in self.check(values) if not c.ok for k in c.suspects}
+
+    def vouched(self, values: Values) -> set[str]:
+        return vouched_fields(self.check(values))
+
+    def check(self, values: Values) -> list[RuleCheck]:
+        """Each rule's two sides, in the template's order."""
+        out = []
+        for rule in self.rules:
+            left, right = self.sides(rule, values)
+            ok = left == right if rule.op == "==" else left <= right
+            suspects = [] if ok else self._suspects(rule, values, right)
+            out.append(
+                RuleCheck(
+                    rule=rule.name, op=rule.op, ok=ok, left=left, right=right, fields=rule.fields, suspects=suspects
+                )
+            )
+        return out
+
+    @staticmethod
+    def _suspects(rule: RuleSpec, values: Values, right: int) -> list[str]:
+        """A broken rule's fields in doubt: all of them, but for a bound on each field only those over it
+        (and the bound's own fields)."""
+        if not rule.each:
+            return rule.fields
+        over = [k for k in rule.left if (values.get(k) or 0) > right]
+        return list(dict.fromkeys([*over, *rule.right]))
+
+
+def vouched_fields(checks: Iterable[RuleCheck]) -> set[str]:
+    """Fields in at least one sum that holds and shares no field with a broken bound."""
+    checks = list(checks)
+    doubted = {k for c in checks if not c.ok and c.op == "<=" for k in c.suspects}
+    return {k for c in checks if c.ok and c.op == "==" and not doubted.intersection(c.fields) for k in c.fields}
+
+
+def in_doubt(checks: Iterable[RuleCheck]) -> dict[str, list[Reason]]:
+    """Fields (section.KEY) that a broken rule puts in doubt, each with a reason per rule: the fields of a
+    broken sum that no holding sum vouches for; and the fields of a broken bound with every field of the
+    sums tied to them (a sum that holds on an impossible total was read wrong consistently)."""
+    checks = list(checks)
+    vouched = vouched_fields(checks)
+    out: dict[str, list[Reason]] = {}
+
+    def add(field: str, reason: Reason) -> None:
+        if reason not in out.setdefault(field, []):
+            out[field].append(reason)
+
+    for c in checks:
+        if c.ok:
+            continue
+        if c.op == "==":
+            for k in c.suspects:
+                if k not in vouched:
+                    add(k, Reason.rule_broken(c.rule))
+            continue
+        tied = [s for s in checks if s.op == "==" and set(s.fields) & set(c.suspects)]
+        for k in dict.fromkeys([*c.suspects, *(k for s in tied for k in s.fields)]):
+            add(k, Reason.bound_broken(c.rule))
+    return out

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline.reasons import ReasonCode
 
 PixelBox = tuple[int, int, int, int]  # x, y, w, h in the uploaded image's pixels
 
@@ -26,6 +30,9 @@ class FieldReading(BaseModel):
     confidence: float = Field(ge=0, le=1, description="probability that the whole value is right")
     needs_review: bool
     reasons: list[str] = Field(default_factory=list, description="why it needs review, if it does")
+    reason_codes: list[ReasonCode] = Field(
+        default_factory=list, description="a code per reason, same order: what tools key on"
+    )
     auto_corrected: bool = Field(default=False, description="changed by the form's rules from what the boxes read best")
     original_value: int | None = Field(default=None, description="the value before correction, when auto_corrected")
     original_text: str | None = Field(default=None, description="the text before correction, when auto_corrected")
@@ -35,10 +42,12 @@ class FieldReading(BaseModel):
 class RuleCheck(BaseModel):
     model_config = ConfigDict(frozen=True)
     rule: str
+    op: Literal["==", "<="] = Field(default="==", description="a printed sum (==) or a plausibility bound (<=)")
     ok: bool
-    left: int
+    left: int = Field(description="the left side's sum (for a bound on each field: the largest of them)")
     right: int
     fields: list[str] = Field(description="the fields the rule ties together, as section.KEY")
+    suspects: list[str] = Field(default_factory=list, description="the fields a broken rule puts in doubt")
 
 
 class ActaReading(BaseModel):

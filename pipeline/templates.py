@@ -4,61 +4,88 @@ A template names the form's sections and fields (with the number of digit boxes 
 arithmetic rules, and one or more print variants (the runoff was printed as tipo A1 in Bolivia and A3
 abroad, with boxes in slightly different places). Each variant has a reference image of the printed
 form, handwriting and personal data masked out, and each field's box group in that image's frame.
-To add a new election's form, drop `<id>.json` and its reference image(s) into the templates
-directory (`ACTAS_TEMPLATES_DIR`), then check it with `actas templates`.
+To add a new election's form, drop `<id>.json` and its reference image(s) into a templates
+directory (`--templates-dir`, `ACTAS_TEMPLATES_DIR`), which adds to the built-in forms (a template with a
+built-in id replaces it), then check it with `actas templates`.
+
+Templates are strict: an unknown key is an error naming the file and the key's JSON path (a misspelt
+`masked` would otherwise ship a reference image with jurors' names in it). `template_json_schema()` is
+the schema form authors write against (`actas templates --schema`, docs/template.schema.json).
 """
 
 from __future__ import annotations
 
 import json
-import os
+import logging
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-DEFAULT_TEMPLATES_DIR = Path(__file__).with_name("forms")
+from pipeline.rules import RuleSet
+
+log = logging.getLogger(__name__)
+
+BUILTIN_TEMPLATES_DIR = Path(__file__).with_name("forms")
+STRICT = ConfigDict(frozen=True, extra="forbid")
 
 Box = tuple[float, float, float, float]
 
 
 class FieldSpec(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = STRICT
     key: str
     label: str
     digits: int = Field(ge=1, le=6)
 
 
 class SectionSpec(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = STRICT
     key: str
     title: str
     fields: list[FieldSpec]
 
 
 class RuleSpec(BaseModel):
-    """`sum(left) == sum(right)`, over `section.KEY` references; a blank field counts as 0."""
+    """`sum(left) == sum(right)` (`op: "=="`, a printed sum) or `sum(left) <= sum(right)` (`op: "<="`, a
+    plausibility bound: no more votes than electors), over `section.KEY` references; a blank field
+    counts as 0. With `each`, a bound holds for every left field on its own (each party's count at most
+    the ballots), not for their sum. `pipeline.rules.RuleSet` evaluates them."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = STRICT
     name: str
-    left: list[str]
-    right: list[str]
+    left: list[str] = Field(min_length=1)
+    right: list[str] = Field(min_length=1)
+    op: Literal["==", "<="] = "=="
+    each: bool = False
+
+    @model_validator(mode="after")
+    def _each_is_a_bound(self) -> RuleSpec:
+        if self.each and self.op != "<=":
+            raise ValueError("'each' applies to bounds (op '<=') only")
+        return self
+
+    @property
+    def fields(self) -> list[str]:
+        """Every field the rule ties together, left then right, once each."""
+        return list(dict.fromkeys([*self.left, *self.right]))
 
 
 class MesaCodeSpec(BaseModel):
     """Where the mesa code's barcode is, and how its text becomes the printed code."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = STRICT
     region: Box
     pattern: str = r"^(\d+)(\d)$"  # regular expression the barcode text must match
     format: str = r"\1-\2"  # replacement giving the printed form, e.g. 8004121 -> 800412-1
 
 
 class VariantSpec(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = STRICT
     id: str
     reference: str  # image file beside the template, printed form only
     size: tuple[int, int]  # the reference frame (width, height) in which boxes are given
@@ -68,13 +95,13 @@ class VariantSpec(BaseModel):
 
 
 class Template(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = STRICT
     id: str
     title: str
     sections: list[SectionSpec]
     rules: list[RuleSpec] = []
-    variants: list[VariantSpec]
-    directory: Path = Path(".")
+    variants: list[VariantSpec] = Field(min_length=1)
+    directory: Path = Field(default=Path("."), exclude=True)  # where the file was; not part of the form
 
     @model_validator(mode="after")
     def _consistent(self) -> Template:
@@ -93,6 +120,11 @@ class Template(BaseModel):
         return [f"{s.key}.{f.key}" for s in self.sections for f in s.fields]
 
     @cached_property
+    def ruleset(self) -> RuleSet:
+        """The one engine that evaluates this form's rules (reader, decoding, review, synth, service)."""
+        return RuleSet(self.rules)
+
+    @cached_property
     def fields(self) -> dict[str, tuple[SectionSpec, FieldSpec]]:
         return {f"{s.key}.{f.key}": (s, f) for s in self.sections for f in s.fields}
 
@@ -104,27 +136,57 @@ class Template(BaseModel):
         return np.asarray(img, np.uint8)
 
 
+class TemplateError(ValueError):
+    """A template file that is not valid: the message names the file and each bad key's JSON path."""
+
+
+def _json_path(loc: tuple[int | str, ...]) -> str:
+    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+
+
 def load_template(path: Path) -> Template:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
-    return Template.model_validate({**data, "directory": path.parent})
+        raise TemplateError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise TemplateError(f"{path}: a template is a JSON object")
+    if "directory" in data:
+        raise TemplateError(f"{path}: $.directory: Extra inputs are not permitted")
+    try:
+        return Template.model_validate({**data, "directory": path.parent})
+    except ValidationError as exc:
+        problems = "; ".join(f"{_json_path(e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise TemplateError(f"{path}: {problems}") from exc
 
 
-def templates_dir() -> Path:
-    return Path(os.environ.get("ACTAS_TEMPLATES_DIR", DEFAULT_TEMPLATES_DIR))
-
-
-def load_templates(directory: Path | None = None) -> dict[str, Template]:
-    """Every `*.json` template in `directory`, by id."""
-    directory = directory or templates_dir()
-    found = {}
-    for path in sorted(directory.glob("*.json")):
-        t = load_template(path)
-        if t.id in found:
-            raise ValueError(f"{path}: template id {t.id!r} defined twice")
-        found[t.id] = t
+def load_templates(*directories: Path, builtins: bool = True) -> dict[str, Template]:
+    """The built-in forms (unless `builtins=False`), then every `*.json` in each directory in turn, by
+    id; a later file with a known id replaces that template (logged). Ids are kept in sorted order, so
+    which forms are loaded, not the order they were found in, decides what the reader holds."""
+    dirs = ([BUILTIN_TEMPLATES_DIR] if builtins else []) + [d for d in directories if d != BUILTIN_TEMPLATES_DIR]
+    found: dict[str, Template] = {}
+    for directory in dirs:
+        if not directory.is_dir():
+            raise TemplateError(f"{directory}: templates directory not found")
+        here: set[str] = set()
+        for path in sorted(directory.glob("*.json")):
+            t = load_template(path)
+            if t.id in here:
+                raise TemplateError(f"{path}: template id {t.id!r} defined twice in {directory}")
+            if t.id in found:
+                log.info("template %s from %s replaces the one from %s", t.id, path, found[t.id].directory)
+            here.add(t.id)
+            found[t.id] = t
     if not found:
-        raise FileNotFoundError(f"{directory}: no form templates (*.json)")
-    return found
+        raise TemplateError(f"{', '.join(map(str, dirs))}: no form templates (*.json)")
+    return dict(sorted(found.items()))
+
+
+def template_json_schema() -> dict[str, object]:
+    """The JSON Schema of a template file, for form authors."""
+    schema = Template.model_json_schema()
+    schema["properties"].pop("directory", None)
+    schema["$id"] = "https://github.com/actas-ocr/actas-ocr/docs/template.schema.json"
+    schema["title"] = "actas-ocr form template"
+    return schema

@@ -6,13 +6,12 @@ shipped model on the 10,000 MNIST test digits (`python -m bench.views`): one vie
 leaves 15 misreads at confidence >= 0.99 (93.0% of digits that sure); the five views below read 98.92%
 and leave 2 (90.0% that sure). The reader spends them where it matters (`second_look`): on the boxes
 of the fields of a rule the first reading breaks, before the review decides which of those fields are
-sure enough to spare (`pipeline.decoding.BROKEN_RULE_SURE_CONFIDENCE`). Empty canvases (blank boxes)
+sure enough to spare (`pipeline.thresholds.BROKEN_RULE_SURE_CONFIDENCE`). Empty canvases (blank boxes)
 look the same every way and are read once.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 import cv2
@@ -47,12 +46,6 @@ VIEWS: dict[str, View] = {
 }
 DEFAULT_VIEWS: tuple[str, ...] = tuple(VIEWS)
 SINGLE_VIEW: tuple[str, ...] = ("identity",)
-
-
-def default_views() -> tuple[str, ...]:
-    """$ACTAS_VIEWS (comma-separated names; `identity` alone turns the second look off) or DEFAULT_VIEWS."""
-    value = os.environ.get("ACTAS_VIEWS", "")
-    return check_views(parse_views(value)) if value.strip() else DEFAULT_VIEWS
 
 
 def parse_views(names: str) -> tuple[str, ...]:

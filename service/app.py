@@ -44,16 +44,7 @@ Every endpoint except `/health`, `/ready` and `/templates` needs an API key in t
 
 
 def load_reader(settings: Settings) -> ActaReader:
-    from pipeline.classifier import DigitClassifier
-    from pipeline.templates import load_templates
-
-    classifier = DigitClassifier(settings.resolved_model(), prefer_gpu=settings.prefer_gpu, threads=settings.threads)
-    return ActaReader(
-        classifier,
-        load_templates(settings.templates_dir),
-        max_pixels=settings.max_pixels,
-        views=settings.resolved_views(),
-    )
+    return ActaReader.from_config(settings.reader_config())
 
 
 def _create_tables(engine: Engine, attempts: int = 5) -> None:

@@ -17,7 +17,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pipeline.image_io import FORMATS, sniff_format
-from pipeline.rules import check_rules
 from pipeline.schema import ActaReading
 from pipeline.templates import Template
 from service.errors import ApiError
@@ -61,7 +60,7 @@ def _recompute(acta: Acta, template: Template | None) -> None:
     current values breaks. A flag is only ever cleared by a person."""
     broken: set[str] = set()
     if template is not None:
-        checks = check_rules(template, {f.name: f.value for f in acta.fields})
+        checks = template.ruleset.check({f.name: f.value for f in acta.fields})
         broken = {name for c in checks if not c.ok for name in c.fields}
     for f in acta.fields:
         f.waiting = not f.reviewed and (f.machine_needs_review or f.name in broken)
@@ -172,7 +171,7 @@ def to_document(session: Session, acta: Acta, templates: dict[str, Template]) ->
     counts: dict[str, dict[str, int | None]] = defaultdict(dict)
     for f in acta.fields:
         counts[f.section][f.key] = f.value
-    checks = check_rules(template, values) if template else ActaReading.model_validate(acta.reading).checks
+    checks = template.ruleset.check(values) if template else ActaReading.model_validate(acta.reading).checks
     record = ActaRecordInfo(
         status=acta.status,
         counted=acta.status == ActaStatus.counted,

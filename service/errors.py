@@ -11,8 +11,16 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pipeline.image_io import CorruptImage, EmptyImage, ImageError, ImageTooLarge, ImageTooSmall, UnsupportedImage
-from pipeline.registration import NotAForm
+from pipeline.errors import (
+    CorruptImage,
+    EmptyImage,
+    ImageTooLarge,
+    ImageTooSmall,
+    NotAForm,
+    ReadError,
+    UnprocessableImage,
+    UnsupportedImage,
+)
 from service.schemas import ErrorBody
 
 log = logging.getLogger("actas.service")
@@ -62,9 +70,12 @@ def _body(request: Request, status: int, code: str, detail: str, headers: dict[s
     return JSONResponse(ErrorBody(detail=detail, code=code).model_dump(), status_code=status, headers=headers)
 
 
-def image_error(exc: ImageError | NotAForm) -> ApiError:
+def image_error(exc: ReadError) -> ApiError:
     if isinstance(exc, NotAForm):
         return ApiError(422, "not_a_form", str(exc))
+    if isinstance(exc, UnprocessableImage):
+        # OpenCV refusing a decodable but degenerate image (e.g. 1x1 pixels) is bad input, not a server fault.
+        return ApiError(422, "unreadable_image", "the image could not be processed as a form (too small or degenerate)")
     if isinstance(exc, ImageTooLarge):
         return ApiError(413, "image_too_large", str(exc))
     if isinstance(exc, UnsupportedImage):
@@ -100,7 +111,7 @@ def install(app: FastAPI) -> None:
         return _body(request, exc.status, exc.code, exc.detail)
 
     async def pipeline_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ImageError | NotAForm)
+        assert isinstance(exc, ReadError)
         return await api_error(request, image_error(exc))
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -125,8 +136,7 @@ def install(app: FastAPI) -> None:
         return _body(request, 500, "internal_error", "internal error")
 
     app.add_exception_handler(ApiError, api_error)
-    app.add_exception_handler(ImageError, pipeline_error)
-    app.add_exception_handler(NotAForm, pipeline_error)
+    app.add_exception_handler(ReadError, pipeline_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(OperationalError, database_down)

@@ -12,8 +12,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipeline.config import SHIPPED_MODEL, ReaderConfig
 from pipeline.image_io import DEFAULT_MAX_PIXELS
-from pipeline.reader import default_model
 from pipeline.views import DEFAULT_VIEWS, check_views, parse_views
 
 MiB = 1024 * 1024
@@ -29,7 +29,9 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL: an SQLite file by default, or postgresql+psycopg://...",
     )
     model_path: Path | None = Field(default=None, description="ONNX digit model; default: the shipped one")
-    templates_dir: Path | None = Field(default=None, description="form templates; default: the built-in ones")
+    templates_dir: Path | None = Field(
+        default=None, description="form templates added to the built-in ones (same id replaces)"
+    )
     views: str = Field(
         default=",".join(DEFAULT_VIEWS),
         description="test-time views for the second look at a broken rule's boxes; 'identity' turns it off",
@@ -50,7 +52,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     def resolved_model(self) -> Path:
-        return self.model_path or default_model()
+        return self.model_path or SHIPPED_MODEL
 
     @field_validator("views")
     @classmethod
@@ -60,3 +62,14 @@ class Settings(BaseSettings):
 
     def resolved_views(self) -> tuple[str, ...]:
         return parse_views(self.views)
+
+    def reader_config(self) -> ReaderConfig:
+        """The reader these settings ask for (the service's one edge to the core's configuration)."""
+        return ReaderConfig(
+            model=self.resolved_model(),
+            templates_dirs=(self.templates_dir,) if self.templates_dir else (),
+            prefer_gpu=self.prefer_gpu,
+            threads=self.threads,
+            views=self.resolved_views(),
+            max_pixels=self.max_pixels,
+        )

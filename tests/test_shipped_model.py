@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.classifier import DigitClassifier
+from pipeline.config import SHIPPED_MODEL as DEFAULT_MODEL
 from pipeline.digit_input import BLANK, CLASSES, INPUT_SIZE, center_digit
-from pipeline.reader import DEFAULT_MODEL
 from pipeline.views import DEFAULT_VIEWS, average_over_views
 from tests.conftest import MNIST
 from training.data.sources import load_mnist

@@ -8,10 +8,10 @@ from functools import partial
 from typing import Annotated
 
 import anyio.to_thread
-import cv2
 from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile
 from sqlalchemy.orm import Session, sessionmaker
 
+from pipeline.errors import UnprocessableImage
 from pipeline.image_io import decode_image
 from pipeline.overlay import draw_overlay, encode_png
 from pipeline.reader import ActaReader
@@ -43,12 +43,9 @@ _SCAN = {
 def _read(reader: ActaReader, data: bytes, template: str | None) -> ActaReading:
     try:
         return reader.read(data, template)
-    except cv2.error as exc:
-        # OpenCV refusing a decodable but degenerate image (e.g. 1x1 pixels) is bad input, not a server fault.
-        log.warning({"event": "unreadable_image", "error": str(exc).strip().splitlines()[-1][:200]})
-        raise ApiError(
-            422, "unreadable_image", "the image could not be processed as a form (too small or degenerate)"
-        ) from exc
+    except UnprocessableImage as exc:
+        log.warning({"event": "unreadable_image", "error": str(exc)})
+        raise
 
 
 def _store(
@@ -170,7 +167,7 @@ def _overlay(sessions: sessionmaker[Session], acta_id: str, reader: ActaReader) 
         blob = session.get(Blob, acta.blob_sha256)
         assert blob is not None  # a foreign key: stored with the acta
         data, reading = blob.data, ActaReading.model_validate(acta.reading)
-    return encode_png(draw_overlay(decode_image(data, reader.max_pixels), reading))
+    return encode_png(draw_overlay(decode_image(data, reader.config.max_pixels), reading))
 
 
 @router.get(

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.thresholds import flags, main, outcomes, paper_split
-from pipeline.decoding import BROKEN_RULE_SURE_CONFIDENCE, CHECKED_MIN_CONFIDENCE, FIELD_MIN_CONFIDENCE
 from pipeline.reader import ActaReader
+from pipeline.thresholds import BROKEN_RULE_SURE_CONFIDENCE, CHECKED_MIN_CONFIDENCE, FIELD_MIN_CONFIDENCE
 from tests.conftest import ACTAS
 
 

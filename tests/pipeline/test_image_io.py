@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.image_io import CorruptImage, EmptyImage, ImageTooLarge, ImageTooSmall, UnsupportedImage, decode_image
+from pipeline.errors import CorruptImage, EmptyImage, ImageTooLarge, ImageTooSmall, UnsupportedImage
+from pipeline.image_io import decode_image
 from tests.conftest import ACTAS
 
 

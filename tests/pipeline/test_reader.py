@@ -6,8 +6,8 @@ import hashlib
 
 import pytest
 
+from pipeline.errors import NotAForm
 from pipeline.reader import ActaReader
-from pipeline.registration import NotAForm
 from tests.conftest import real_actas
 
 CASES = real_actas()

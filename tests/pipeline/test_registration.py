@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.registration import FormRegistrar, NotAForm
+from pipeline.errors import NotAForm
+from pipeline.registration import FormRegistrar
 from pipeline.templates import load_templates
 from tests.conftest import real_actas
 

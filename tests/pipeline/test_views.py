@@ -12,7 +12,6 @@ from pipeline.views import (
     SINGLE_VIEW,
     VIEWS,
     average_over_views,
-    default_views,
     expand,
     second_look,
 )
@@ -93,13 +92,3 @@ def test_the_second_look_rereads_only_the_suspects_and_follows_new_suspicion() -
     calls.clear()
     second_look(predict, canvases, fields, lambda _: {"a", "b", "c"}, SINGLE_VIEW)
     assert calls == [5]  # one view: nothing to look at again
-
-
-def test_the_views_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ACTAS_VIEWS", raising=False)
-    assert default_views() == DEFAULT_VIEWS
-    monkeypatch.setenv("ACTAS_VIEWS", " identity ")
-    assert default_views() == SINGLE_VIEW
-    monkeypatch.setenv("ACTAS_VIEWS", "identity,upside-down")
-    with pytest.raises(ValueError, match="upside-down"):
-        default_views()

@@ -19,7 +19,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from pipeline.reader import ActaReader, default_model
+from pipeline.config import SHIPPED_MODEL, ReaderConfig
+from pipeline.reader import ActaReader
 from pipeline.schema import ActaReading
 from service.app import create_app
 from service.db import make_engine, session_factory
@@ -40,8 +41,8 @@ PG_ADMIN_URL = os.environ.get("ACTAS_TEST_POSTGRES_URL", "postgresql+psycopg://p
 class MemoReader(ActaReader):
     """The real reader, remembering each reading by (file hash, template) for the test session."""
 
-    def __init__(self, base: ActaReader) -> None:
-        super().__init__(base.classifier, base.templates, max_pixels=base.max_pixels)
+    def __init__(self, base: ActaReader, config: ReaderConfig | None = None) -> None:
+        super().__init__(base.classifier, base.templates, config or base.config)
         self.registrar = base.registrar  # reuse the reference features already computed
         self._memo: dict[tuple[str, str | None], ActaReading] = {}
         self.reads = 0  # actual pipeline runs, to show the service does not re-read stored scans
@@ -97,7 +98,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     return Settings(
         _env_file=None,
         database_url=database_url,
-        model_path=default_model(),  # type: ignore[call-arg]
+        model_path=SHIPPED_MODEL,  # type: ignore[call-arg]
         **overrides,
     )
 

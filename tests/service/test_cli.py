@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import build_parser, main
+from actas.cli import build_parser, main
 from service.models import Role
 from tests.service.conftest import MemoReader, start_api
 

@@ -16,8 +16,8 @@ from typing import Any
 import httpx2
 import pytest
 
-from pipeline.cli import main as actas
-from pipeline.reader import default_model
+from actas.cli import main as actas
+from pipeline.config import SHIPPED_MODEL
 from service.openapi import render
 from tests.conftest import REPO
 from tests.service.conftest import SAMPLE
@@ -73,7 +73,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     tmp = tmp_path_factory.mktemp("live")
     db = f"sqlite:///{tmp / 'actas.db'}"
     key_file = tmp / "key.txt"
-    env = {**os.environ, "ACTAS_DATABASE_URL": db, "ACTAS_MODEL_PATH": str(default_model()), "ACTAS_PREFER_GPU": "0"}
+    env = {**os.environ, "ACTAS_DATABASE_URL": db, "ACTAS_MODEL_PATH": str(SHIPPED_MODEL), "ACTAS_PREFER_GPU": "0"}
     created = subprocess.run(
         [str(BIN / "actas"), "keys", "create", "client-test", "--role", "reviewer"],
         env=env,

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from pipeline.digit_input import INPUT_SIZE, center_digit, to_model_input
+from pipeline.idx import read_idx
 from tests.conftest import MNIST
 from training.data.augment import augment_digit
 from training.data.blanks import synth_blank
 from training.data.dataset import AugmentedDigits
-from training.data.idx import read_idx
 from training.data.sources import load_emnist_digits, load_mnist, train_val_split
 
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from pipeline.classifier import DigitClassifier
+from pipeline.config import SHIPPED_MODEL as DEFAULT_MODEL
 from pipeline.digit_input import CLASSES, center_digit, to_model_input
-from pipeline.reader import DEFAULT_MODEL
 from tests.conftest import MNIST
 from tests.training.helpers import train_briefly
 from training.calibration import calibration_report, expected_calibration_error, fit_temperature

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from training.data.idx import find_idx, read_idx
+from pipeline.idx import find_idx, read_idx
 
 
 @dataclass(frozen=True)

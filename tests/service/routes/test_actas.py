@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 
 import cv2
@@ -108,8 +109,7 @@ def test_malformed_bodies_and_wrong_methods(api: Api) -> None:
 
 def test_pixel_limit_is_a_setting(database_url: str, service_reader: MemoReader, sample_bytes: bytes) -> None:
     # The runoff scan is about 1776x1236 = 2.2 Mpx: a 1 Mpx limit refuses it.
-    limited = MemoReader(service_reader)
-    limited.max_pixels = 1_000_000
+    limited = MemoReader(service_reader, dataclasses.replace(service_reader.config, max_pixels=1_000_000))
     for api in start_api(database_url, limited, max_pixels=1_000_000):
         r = api.upload(sample_bytes)
         assert r.status_code == 413 and r.json()["code"] == "image_too_large"

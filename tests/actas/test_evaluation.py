@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.evaluation import EvalReport, TruthActa, load_truth
+from actas.evaluation import EvalReport, TruthActa, load_truth
 from pipeline.reader import ActaReader
 from pipeline.schema import ActaReading
 from tests.conftest import ACTAS

@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.ingest.errors import UsageError
-from pipeline.ingest.items import Key, WorkItem
-from pipeline.ingest.pdf import PdfError, is_pdf, page_count
+from actas.ingest.errors import UsageError
+from actas.ingest.items import Key, WorkItem
+from actas.ingest.pdf import PdfError, is_pdf, page_count
 
 SCAN_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".pdf"})
 _GLOB_CHARS = frozenset("*?[")

@@ -21,8 +21,9 @@ import pytest
 import uvicorn
 from PIL import Image
 
-from pipeline.cli import main
-from pipeline.reader import ActaReader, default_model
+from actas.cli import main
+from pipeline.config import SHIPPED_MODEL
+from pipeline.reader import ActaReader
 from tests.conftest import ACTAS, REPO
 
 RUNOFF = ACTAS / "bo2025-runoff"
@@ -158,7 +159,7 @@ def test_interrupted_run_resumes_with_every_acta_exactly_once(
     cmd = ["ingest", str(folder), "--out", str(out), "--cpu", "--no-progress"]
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", *cmd, "--workers", "1"],
+        [sys.executable, "-m", "actas.cli", *cmd, "--workers", "1"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -198,7 +199,7 @@ def test_interrupted_run_resumes_with_every_acta_exactly_once(
 
 
 def test_folders_give_scans_by_name_but_not_the_output_directory(tmp_path: Path) -> None:
-    from pipeline.ingest.sources import expand
+    from actas.ingest.sources import expand
 
     for name in ("b.jpg", "sub/c.PDF", "sub/.hidden.jpg", ".cache/d.png", "notes.txt", "out/e.png", "out/results.csv"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -258,7 +259,7 @@ def live_service(tmp_path: Path, reader: ActaReader) -> Iterator[tuple[str, str]
         key = create_key(session, "scanner-1", Role.operator)
         session.commit()
     engine.dispose()
-    settings = Settings(_env_file=None, database_url=database, model_path=default_model(), prefer_gpu=False)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url=database, model_path=SHIPPED_MODEL, prefer_gpu=False)  # type: ignore[call-arg]
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings, reader=reader), host="127.0.0.1", port=port, log_level="warning")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from pipeline.cells import segment_cell
 from pipeline.digit_input import INPUT_SIZE, center_digit
-from pipeline.segmentation import segment_cell
 
 BOX = (20, 20, 60, 64)  # x, y, w, h inside a 104x104 patch
 

@@ -12,20 +12,20 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.files import write_atomic
-from pipeline.image_io import ImageError
-from pipeline.registration import NotAForm
+from actas.config import reader_config
+from actas.files import write_atomic
+from pipeline.errors import ReadError
 
 if TYPE_CHECKING:  # the reader loads OpenCV and onnxruntime: import it only when a command needs it
     from pipeline.reader import ActaReader
 
-READ_ERRORS = (ImageError, NotAForm, OSError)
+READ_ERRORS = (ReadError, OSError)
 
 
 def _reader(args: argparse.Namespace) -> ActaReader:
     from pipeline.reader import ActaReader
 
-    return ActaReader.from_paths(args.model, args.templates_dir, prefer_gpu=not args.cpu)
+    return ActaReader.from_config(reader_config(args.model, args.templates_dir, cpu=args.cpu))
 
 
 def cmd_read(args: argparse.Namespace) -> int:
@@ -36,23 +36,23 @@ def cmd_read(args: argparse.Namespace) -> int:
     overlay_dir = args.overlay if args.overlay and (len(args.files) > 1 or args.overlay.is_dir()) else None
     for path in args.files:
         try:
-            reading, scan = reader.read_with_scan(path.read_bytes(), args.template)
+            trace = reader.trace(path.read_bytes(), args.template)
         except READ_ERRORS as exc:
             print(f"actas read: {path}: {exc}", file=sys.stderr)
             failed += 1
             continue
-        print(reading.model_dump_json(), flush=True)
+        print(trace.reading.model_dump_json(), flush=True)
         if args.overlay:
             target = overlay_dir / f"{path.stem}.overlay.png" if overlay_dir else args.overlay
             target.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(target, encode_png(draw_overlay(scan, reading)))
+            write_atomic(target, encode_png(draw_overlay(trace.scan, trace.reading)))
     return 1 if failed else 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from pipeline.evaluation import EvalReport, load_truth, readings_by_name
+    from actas.evaluation import EvalReport, load_truth, readings_by_name
 
     truth = load_truth(args.directory)
     report = EvalReport()
@@ -90,10 +90,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_templates(args: argparse.Namespace) -> int:
-    from pipeline.templates import load_templates, templates_dir
+    from actas.config import templates_dirs
+    from pipeline.templates import BUILTIN_TEMPLATES_DIR, load_templates, template_json_schema
 
-    templates = load_templates(args.templates_dir)
-    print(f"form templates in {args.templates_dir or templates_dir()}:")
+    if args.schema:
+        print(json.dumps(template_json_schema(), indent=2))
+        return 0
+    dirs = templates_dirs(args.templates_dir)
+    templates = load_templates(*dirs)
+    print(f"form templates (built-in {BUILTIN_TEMPLATES_DIR}{''.join(f', then {d}' for d in dirs)}):")
     for t in templates.values():
         n = len(t.field_keys)
         print(f"  {t.id:18s} {n:3d} fields, {len(t.rules)} rules, variants {', '.join(v.id for v in t.variants)}")
@@ -102,14 +107,14 @@ def cmd_templates(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from pipeline.synth.generate import run
+    from actas.synth.generate import run
 
     return run(args)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from pipeline.ingest.options import from_args
-    from pipeline.ingest.run import ingest
+    from actas.ingest.options import from_args
+    from actas.ingest.run import ingest
 
     return ingest(from_args(args))
 
@@ -118,7 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="actas", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--model", type=Path, help="ONNX digit model (default: $ACTAS_MODEL_PATH or the shipped one)")
-    common.add_argument("--templates-dir", type=Path, help="form templates (default: $ACTAS_TEMPLATES_DIR or built-in)")
+    common.add_argument(
+        "--templates-dir", type=Path, help="form templates added to the built-in ones (default: $ACTAS_TEMPLATES_DIR)"
+    )
     common.add_argument("--cpu", action="store_true", help="do not use a GPU even if onnxruntime has one")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("read", parents=[common], help="read scans, one JSON document per line")
@@ -134,14 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--quiet", action="store_true", help="do not list every field that differs")
     e.add_argument("--readings", type=Path, help="score this `actas ingest` results.jsonl instead of reading")
     e.set_defaults(func=cmd_eval)
-    t = sub.add_parser("templates", parents=[common], help="list the form templates")
+    t = sub.add_parser("templates", parents=[common], help="list the form templates (checked strictly)")
+    t.add_argument("--schema", action="store_true", help="print the JSON Schema of a template file and exit")
     t.set_defaults(func=cmd_templates)
-    from pipeline.synth import add_arguments as add_synth_arguments  # argparse only; generation loads lazily
+    from actas.synth import add_arguments as add_synth_arguments  # argparse only; generation loads lazily
 
     s = sub.add_parser("synth", help="write synthetic filled actas (MNIST test digits) with a truth.json")
     add_synth_arguments(s)
     s.set_defaults(func=cmd_synth)
-    from pipeline.ingest.options import add_arguments as add_ingest_arguments  # argparse only
+    from actas.ingest.options import add_arguments as add_ingest_arguments  # argparse only
 
     g = sub.add_parser("ingest", parents=[common], help="read folders, globs and PDFs into DIR; resumable")
     add_ingest_arguments(g)

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pipeline.files import write_atomic
-from pipeline.ingest.errors import UsageError
-from pipeline.ingest.items import Key
+from actas.files import write_atomic
+from actas.ingest.errors import UsageError
+from actas.ingest.items import Key
 
 RESULTS = "results.jsonl"
 FAILED = "failed.jsonl"

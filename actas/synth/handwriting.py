@@ -8,13 +8,14 @@ shape, its strokes brought towards the pen's width (one pen per acta).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 import numpy.typing as npt
+
+from pipeline.idx import find_idx, read_idx
 
 U8 = npt.NDArray[np.uint8]
 F32 = npt.NDArray[np.float32]
@@ -44,18 +45,8 @@ class MnistTest:
         return int(pool[int(rng.integers(len(pool)))])
 
 
-def default_mnist_dir() -> Path:
-    """$ACTAS_MNIST_DIR, else ../shared/data/mnist beside the repository root."""
-    env = os.environ.get("ACTAS_MNIST_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mnist"
-
-
 def load_mnist_test(directory: Path) -> MnistTest:
     """MNIST's test split from its IDX files (`.gz` or plain) in `directory`; never the training split."""
-    try:  # training's IDX reader is NumPy only (no torch): shared rather than copied
-        from training.data.idx import find_idx, read_idx
-    except ImportError as exc:  # e.g. the service image, which ships the pipeline without training/
-        raise ValueError("synthetic actas need the project's training package (its IDX reader)") from exc
     try:
         images_path = find_idx(directory, MNIST_TEST_IMAGES)
         labels_path = find_idx(directory, MNIST_TEST_LABELS)

@@ -11,12 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.cli import main
-from pipeline.evaluation import load_truth
+from actas.cli import main
+from actas.evaluation import load_truth
+from actas.synth.counts import draw_counts
+from actas.synth.generate import SynthConfig, file_name, generate, synth_acta
+from actas.synth.handwriting import MNIST_TEST_IMAGES, MnistTest, layout, load_mnist_test
 from pipeline.reader import ActaReader
-from pipeline.synth.counts import draw_counts, rule_holds
-from pipeline.synth.generate import SynthConfig, file_name, generate, synth_acta
-from pipeline.synth.handwriting import MNIST_TEST_IMAGES, MnistTest, layout, load_mnist_test
+from pipeline.rules import RuleSet
 from pipeline.templates import Template, load_templates
 from tests.conftest import MNIST, REPO
 
@@ -45,7 +46,7 @@ def test_counts_obey_every_rule_and_fit_their_boxes(tid: str) -> None:
     for _ in range(100):
         counts = draw_counts(tpl, rng)
         assert counts.mistake is None
-        assert all(rule_holds(r, counts.values) for r in tpl.rules)
+        assert all(RuleSet.holds(r, counts.values) for r in tpl.rules)
         for name, value in counts.values.items():
             assert 0 <= value < 10 ** tpl.fields[name][1].digits
 
@@ -57,7 +58,7 @@ def test_a_juror_mistake_breaks_exactly_one_rule(tid: str) -> None:
     kinds, rules = set(), set()
     for _ in range(100):
         counts = draw_counts(tpl, rng, break_rule=True)
-        broken = [r.name for r in tpl.rules if not rule_holds(r, counts.values)]
+        broken = [r.name for r in tpl.rules if not RuleSet.holds(r, counts.values)]
         m = counts.mistake
         assert m is not None and broken == [m.rule]
         assert counts.values[m.field] == m.written != m.correct
@@ -100,10 +101,10 @@ def test_counts_are_generic_over_the_template() -> None:
     rng = np.random.default_rng(2)
     for _ in range(50):
         counts = draw_counts(tpl, rng)
-        assert all(rule_holds(r, counts.values) for r in tpl.rules)
+        assert all(RuleSet.holds(r, counts.values) for r in tpl.rules)
         assert set(counts.values) == set(tpl.field_keys)
         broken = draw_counts(tpl, rng, break_rule=True)
-        assert sum(not rule_holds(r, broken.values) for r in tpl.rules) == 1
+        assert sum(not RuleSet.holds(r, broken.values) for r in tpl.rules) == 1
 
 
 def test_layout_of_a_number_over_its_boxes() -> None:
@@ -141,7 +142,7 @@ def test_truth_loads_and_matches_what_was_written(generated: dict[str, Path], mn
         values = {f"{s}.{k}": v for s, kv in acta.counts.items() for k, v in kv.items()}
         assert set(values) == set(tpl.field_keys)
         assert acta.mesa_code is None or len(acta.mesa_code) == 8
-        obeyed = [rule_holds(r, values) for r in tpl.rules]
+        obeyed = [RuleSet.holds(r, values) for r in tpl.rules]
         assert all(obeyed) if rec["rules_obeyed"] else obeyed.count(False) == 1
         # Every digit written is an MNIST test image of that digit, in the box the juror's style puts it.
         expected = [
@@ -174,7 +175,7 @@ def test_missing_mnist_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def test_the_generator_does_not_import_torch() -> None:
-    code = "import sys, pipeline.synth.generate; sys.exit('torch' in sys.modules)"
+    code = "import sys, actas.synth.generate; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO, check=False).returncode == 0
 
 

@@ -14,7 +14,6 @@ a small amount, two adjacent digits transposed, or a carry slip of ten.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,11 +45,6 @@ class Counts:
     mistake: Mistake | None
 
 
-def rule_holds(rule: RuleSpec, values: Mapping[str, int | None]) -> bool:
-    """As the reader checks it: a blank (None) counts as 0."""
-    return sum(values.get(k) or 0 for k in rule.left) == sum(values.get(k) or 0 for k in rule.right)
-
-
 def draw_counts(template: Template, rng: np.random.Generator, break_rule: bool = False) -> Counts:
     """Values for every field: all rules hold, or (`break_rule`) exactly one rule is broken."""
     values = consistent_counts(template, rng)
@@ -64,7 +58,7 @@ def consistent_counts(template: Template, rng: np.random.Generator) -> dict[str,
     """Values obeying every rule of the template (rejection sampling over `_attempt`)."""
     for _ in range(MAX_ATTEMPTS):
         values = _attempt(template, rng)
-        if values is not None and all(rule_holds(r, values) for r in template.rules):
+        if values is not None and not template.ruleset.broken(values):
             return values
     raise ValueError(f"template {template.id}: could not draw counts that obey its rules")
 
@@ -170,7 +164,7 @@ def break_one_rule(
         if written is None or written == values[name] or not 0 <= written <= cap[name]:
             continue
         out = {**values, name: written}
-        if sum(not rule_holds(r, out) for r in template.rules) == 1:
+        if len(template.ruleset.broken(out)) == 1:
             return out, Mistake(rule.name, name, kind, values[name], written)
     raise ValueError(f"template {template.id}: could not break exactly one rule")
 

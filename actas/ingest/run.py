@@ -15,12 +15,12 @@ from typing import Any
 
 from tqdm import tqdm
 
-from pipeline.ingest import report
-from pipeline.ingest.errors import StopIngest, UsageError
-from pipeline.ingest.items import Outcome, WorkItem
-from pipeline.ingest.options import IngestOptions
-from pipeline.ingest.sources import Plan, expand, plan
-from pipeline.ingest.store import CSV, SUMMARY, Store
+from actas.ingest import report
+from actas.ingest.errors import StopIngest, UsageError
+from actas.ingest.items import Outcome, WorkItem
+from actas.ingest.options import IngestOptions
+from actas.ingest.sources import Plan, expand, plan
+from actas.ingest.store import CSV, SUMMARY, Store
 
 PROG = "actas ingest"
 
@@ -35,7 +35,7 @@ Outcomes = Generator[Outcome, None, None]
 def _runner(opts: IngestOptions, items: Sequence[WorkItem]) -> Outcomes:
     """Checks the set-up (UsageError) before anything is read, then returns the outcomes' iterator."""
     if opts.url:
-        from pipeline.ingest.remote import Client, RemoteOptions, run_remote
+        from actas.ingest.remote import Client, RemoteOptions, run_remote
 
         remote = RemoteOptions(
             opts.url, opts.api_key, opts.concurrency, opts.retries, opts.backoff_s, template=opts.template
@@ -43,23 +43,20 @@ def _runner(opts: IngestOptions, items: Sequence[WorkItem]) -> Outcomes:
         Client(remote).check()
         return run_remote(items, remote)
 
-    from pipeline.ingest.local import LocalOptions, cpu_count, run_local
-    from pipeline.reader import default_model
+    from actas.config import reader_config
+    from actas.ingest.local import LocalOptions, cpu_count, run_local
     from pipeline.templates import load_templates
-    from pipeline.views import default_views
 
-    model = opts.model or default_model()
-    if not model.is_file():
-        raise UsageError(f"model {model} not found (--model or $ACTAS_MODEL_PATH)")
-    templates = load_templates(opts.templates_dir)
-    if opts.template and opts.template not in templates:
-        raise UsageError(f"unknown template {opts.template!r}; known: {', '.join(sorted(templates))}")
     try:
-        views = default_views()
+        config = reader_config(opts.model, opts.templates_dir, cpu=opts.cpu)
     except ValueError as exc:
         raise UsageError(f"$ACTAS_VIEWS: {exc}") from exc
-    local = LocalOptions(opts.workers or cpu_count(), model, opts.templates_dir, not opts.cpu, opts.template, views)
-    return run_local(items, local)
+    if not config.model.is_file():
+        raise UsageError(f"model {config.model} not found (--model or $ACTAS_MODEL_PATH)")
+    templates = load_templates(*config.templates_dirs)
+    if opts.template and opts.template not in templates:
+        raise UsageError(f"unknown template {opts.template!r}; known: {', '.join(sorted(templates))}")
+    return run_local(items, LocalOptions(opts.workers or cpu_count(), config, opts.template))
 
 
 def _result_line(o: Outcome) -> dict[str, Any]:

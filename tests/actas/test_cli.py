@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import main
+from actas.cli import main
 from pipeline.reader import ActaReader
 from tests.conftest import ACTAS
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.ingest.pdf import render_page
+from actas.ingest.pdf import render_page
 
 Key = tuple[str, int | None]  # (sha256 of the file's bytes, 1-based PDF page or None): what resuming skips
 

@@ -6,6 +6,7 @@ to stop. A worker that dies (a crash, the OOM killer) fails the items it held an
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import signal
@@ -13,12 +14,12 @@ from collections import deque
 from collections.abc import Generator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pipeline.ingest.errors import StopIngest
-from pipeline.ingest.items import Outcome, WorkItem
+from actas.ingest.errors import StopIngest
+from actas.ingest.items import Outcome, WorkItem
+from pipeline.config import ReaderConfig
 
 if TYPE_CHECKING:
     from pipeline.reader import ActaReader
@@ -27,11 +28,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class LocalOptions:
     workers: int
-    model: Path | None = None
-    templates_dir: Path | None = None
-    prefer_gpu: bool = True
+    config: ReaderConfig = field(default_factory=ReaderConfig)  # each worker's reader (threads set per worker)
     template: str | None = None
-    views: tuple[str, ...] | None = None  # None: $ACTAS_VIEWS or the default
 
 
 def cpu_count() -> int:
@@ -53,27 +51,20 @@ def _init_worker(opts: LocalOptions, threads: int) -> None:
     global _reader, _template
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     cv2.setNumThreads(threads)
-    _reader = ActaReader.from_paths(
-        opts.model, opts.templates_dir, prefer_gpu=opts.prefer_gpu, threads=threads, views=opts.views
-    )
+    _reader = ActaReader.from_config(dataclasses.replace(opts.config, threads=threads))
     _template = opts.template
 
 
 def _read(item: WorkItem) -> Outcome:
-    import cv2
-
-    from pipeline.image_io import ImageError, UnsupportedImage
-    from pipeline.registration import NotAForm
+    from pipeline.errors import ReadError, UnsupportedImage
 
     assert _reader is not None, "worker not initialised"
     try:
         reading = _reader.read(item.scan_bytes(), _template)
     except UnsupportedImage:
         return Outcome.failed(item, "not a JPEG, PNG, TIFF or PDF file")
-    except (ImageError, NotAForm, ValueError, OSError) as exc:  # ValueError: PdfError, FileChanged
+    except (ReadError, ValueError, OSError) as exc:  # ValueError: PdfError, FileChanged
         return Outcome.failed(item, str(exc))
-    except cv2.error as exc:
-        return Outcome.failed(item, f"the image could not be processed ({str(exc).strip().splitlines()[-1][:200]})")
     except Exception as exc:  # a bug must not stop a night's run: name it and go on
         return Outcome.failed(item, f"internal error: {type(exc).__name__}: {exc}")
     return Outcome(item, reading=reading.model_dump(mode="json"))

@@ -1,4 +1,4 @@
-"""Author a form template from one sample scan: `python -m pipeline.authoring TEMPLATE VARIANT SAMPLE`.
+"""Author a form template from one sample scan: `python -m actas.authoring TEMPLATE VARIANT SAMPLE`.
 
 Write the template JSON by hand with rough box positions (in the variant's reference frame, the
 sample resized to `size`) and the regions to mask; this tool then
@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pipeline.cells import locate_cells
+from pipeline.box_groups import locate_cells
 from pipeline.templates import load_template
 
 REFERENCE_WIDTH = 1200
@@ -73,7 +73,7 @@ def author(template_path: Path, variant_id: str, sample: Path, overlay: Path | N
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m pipeline.authoring", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m actas.authoring", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("template", type=Path)
     p.add_argument("variant")

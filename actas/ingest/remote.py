@@ -20,10 +20,10 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from actas.ingest.errors import StopIngest, UsageError
+from actas.ingest.items import Outcome, WorkItem
+from actas.ingest.options import API_KEY_ENV
 from pipeline.image_io import FORMATS, sniff_format
-from pipeline.ingest.errors import StopIngest, UsageError
-from pipeline.ingest.items import Outcome, WorkItem
-from pipeline.ingest.options import API_KEY_ENV
 
 RETRY_STATUSES = frozenset({502, 503, 504})
 MAX_BACKOFF_S = 60.0

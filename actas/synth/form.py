@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import zxingcpp
 
-from pipeline.synth.handwriting import MnistTest, Pen, draw_digit
+from actas.synth.handwriting import MnistTest, Pen, draw_digit
 from pipeline.templates import MesaCodeSpec, Template, VariantSpec
 
 U8 = npt.NDArray[np.uint8]

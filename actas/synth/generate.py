@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from pipeline.files import write_atomic
-from pipeline.synth.counts import draw_counts
-from pipeline.synth.form import RENDER_SCALE, blank_form, draw_mesa_code, fill_form, mesa_code_for
-from pipeline.synth.handwriting import MnistTest, default_mnist_dir, draw_pen, draw_style, layout, load_mnist_test
-from pipeline.synth.scan import ScanOptions, scan
+from actas.config import mnist_dir, templates_dirs
+from actas.files import write_atomic
+from actas.synth.counts import draw_counts
+from actas.synth.form import RENDER_SCALE, blank_form, draw_mesa_code, fill_form, mesa_code_for
+from actas.synth.handwriting import MnistTest, draw_pen, draw_style, layout, load_mnist_test
+from actas.synth.scan import ScanOptions, scan
 from pipeline.templates import Template, load_templates
 
 BLANK_ZERO = (0.0, 0.3, 0.8)  # per acta: chance that a zero count is left blank rather than written
@@ -127,15 +128,15 @@ def _compact_json(data: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """`actas synth` (arguments: pipeline.synth.add_arguments)."""
+    """`actas synth` (arguments: actas.synth.add_arguments)."""
     if args.n < 0:
         raise ValueError("-n must be 0 or more")
     if not 0 <= args.break_rate <= 1 or not 0 <= args.turn_rate <= 1:
         raise ValueError("--break-rate and --turn-rate are shares between 0 and 1")
-    templates = load_templates(args.templates_dir)
+    templates = load_templates(*templates_dirs(args.templates_dir))
     if args.template not in templates:
         raise ValueError(f"unknown template {args.template!r}; known: {', '.join(sorted(templates))}")
-    mnist = load_mnist_test(args.mnist or default_mnist_dir())
+    mnist = load_mnist_test(mnist_dir(args.mnist))
     options = ScanOptions(max_rotation=args.max_rotation, turn_rate=args.turn_rate)
     config = SynthConfig(templates[args.template], args.seed, args.variant, args.break_rate, options)
     truth = generate(args.out_dir, config, args.n, mnist, progress=not args.quiet)

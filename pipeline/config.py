@@ -1,0 +1,28 @@
+"""What a reader is built from, as one explicit object. The core reads no environment: the edges (the
+`actas` command's `actas.config`, the service's settings) resolve `ACTAS_*` variables into this."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.image_io import DEFAULT_MAX_PIXELS
+from pipeline.views import DEFAULT_VIEWS, check_views
+
+SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "models" / "convnext_tiny.onnx"
+
+
+@dataclass(frozen=True)
+class ReaderConfig:
+    model: Path = SHIPPED_MODEL  # ONNX digit model; its card (`<model>.json`) beside it
+    templates_dirs: tuple[Path, ...] = ()  # added to the built-in forms (same id replaces)
+    builtin_templates: bool = True
+    prefer_gpu: bool = True  # CUDA where onnxruntime has it
+    threads: int = 0  # onnxruntime intra-op threads; 0 lets it choose
+    views: tuple[str, ...] = DEFAULT_VIEWS  # the second look's test-time views; ("identity",) turns it off
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+    def __post_init__(self) -> None:
+        check_views(self.views)
+        if self.threads < 0 or self.max_pixels <= 0:
+            raise ValueError("threads must be >= 0 and max_pixels > 0")

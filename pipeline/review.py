@@ -1,0 +1,50 @@
+"""Checks -> review flags: which fields a person must look at, given the rules' checks and the
+thresholds of `pipeline.thresholds`. The acta itself needs review when a field does or a rule breaks."""
+
+from __future__ import annotations
+
+from pipeline.fields import with_reasons
+from pipeline.reasons import Reason, ReasonCode
+from pipeline.rules import in_doubt, vouched_fields
+from pipeline.schema import FieldReading, RuleCheck
+from pipeline.thresholds import BROKEN_RULE_SURE_CONFIDENCE, CHECKED_MIN_CONFIDENCE, FIELD_MIN_CONFIDENCE
+
+
+def flag_broken_rules(
+    fields: list[FieldReading], checks: list[RuleCheck], sure: float | None = BROKEN_RULE_SURE_CONFIDENCE
+) -> list[FieldReading]:
+    """The fields a broken rule puts in doubt need review (the sum cannot tell which box is wrong),
+    except those of a broken sum read at least `sure` (a broken bound flags its fields however sure:
+    a misread repeated across the acta reads sure every time). The acta stays flagged and the broken
+    rule is listed in its checks either way."""
+    doubt = in_doubt(checks)
+    out = []
+    for f in fields:
+        reasons = doubt.get(f"{f.section}.{f.key}", [])
+        bound = [r for r in reasons if r.code is ReasonCode.BOUND_BROKEN]
+        if bound or (reasons and (sure is None or f.confidence < sure)):
+            f = with_reasons(f, reasons)
+        out.append(f)
+    return out
+
+
+def min_confidence(name: str, vouched: set[str]) -> float:
+    """The confidence a field needs to pass unflagged: less when a holding sum vouches for it."""
+    return CHECKED_MIN_CONFIDENCE if name in vouched else FIELD_MIN_CONFIDENCE
+
+
+def flag_low_confidence(fields: list[FieldReading], checks: list[RuleCheck]) -> list[FieldReading]:
+    """Flag fields under the confidence threshold that applies to them (vouched for by a rule or not)."""
+    vouched = vouched_fields(checks)
+    return [
+        with_reasons(f, [Reason.low_confidence(f.confidence)])
+        if f.confidence < min_confidence(f"{f.section}.{f.key}", vouched)
+        else f
+        for f in fields
+    ]
+
+
+def review(fields: list[FieldReading], checks: list[RuleCheck]) -> tuple[list[FieldReading], bool]:
+    """The fields with their flags, and whether the acta needs review."""
+    fields = flag_low_confidence(flag_broken_rules(fields, checks), checks)
+    return fields, any(f.needs_review for f in fields) or not all(c.ok for c in checks)

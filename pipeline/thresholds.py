@@ -1,0 +1,27 @@
+"""The review thresholds: every number that decides whether a field goes to a person, with where it
+comes from. Change one only with a new sweep (`python -m bench.thresholds`, README "Counts you can
+trust"), and say on which data.
+
+Provenance: chosen with `bench.thresholds` on 2 x 1,000 synthetic actas (bo2025-runoff and
+bo2025-general, `actas synth --seed 2026`, the shipped model, 98.71% on MNIST test) as the cheapest
+triple (a silent error costs 100 flags) with at most 0.1% of fields wrong and unflagged and at most 5%
+flagged: 4.82% flagged, 0.026% unflagged. Flagging every field of a broken rule instead flagged 9.06%
+(0.014% unflagged); sparing from 0.99: 4.24%, 0.037%. Checked out of sample on 2 x 500 actas of seed 7:
+5.09% flagged, 0.046% unflagged.
+"""
+
+from __future__ import annotations
+
+# A field in a rule that holds is vouched for by the sum (a misread would have to be cancelled by
+# another to pass), so it needs less confidence than one no holding rule checks.
+CHECKED_MIN_CONFIDENCE = 0.65  # fields in at least one equality that holds
+# Every field of the 2025 forms is in a rule, so this only meets fields of broken rules, which the sure
+# threshold judges first; it stays at a conservative 0.90 for forms with rule-less fields.
+FIELD_MIN_CONFIDENCE = 0.90  # fields that no holding rule checks
+# A field of a broken rule is a possible culprit unless read at least this sure after the second look
+# (`pipeline/views.py`); the acta stays flagged and the broken rule listed either way. None flags all.
+BROKEN_RULE_SURE_CONFIDENCE: float | None = 0.993
+
+# Registration is verified by the boxes themselves: at least this share of a form's box groups must
+# show their printed border where the template puts them (a wrong form or warp finds almost none).
+MIN_BOXES_FOUND = 0.5

@@ -1,0 +1,73 @@
+"""Checks -> review flags, on hand-made cases."""
+
+from __future__ import annotations
+
+from pipeline.fields import read_field
+from pipeline.reasons import ReasonCode
+from pipeline.review import flag_broken_rules, flag_low_confidence
+from pipeline.schema import RuleCheck
+from pipeline.templates import load_templates
+from pipeline.thresholds import CHECKED_MIN_CONFIDENCE, FIELD_MIN_CONFIDENCE
+from tests.pipeline.helpers import RUNOFF_PARTIES_OFF_BY_ONE
+from tests.pipeline.helpers import box as _box
+
+RUNOFF = load_templates()["bo2025-runoff"]
+
+
+def test_low_confidence_is_flagged_against_the_threshold_that_applies() -> None:
+    unsure = read_field("presidente", "PDC", "PDC", [_box(0), _box(4, p=0.8), _box(0)])
+    sure = read_field("presidente", "LIBRE", "LIBRE", [_box(0), _box(4), _box(0)])
+    assert not unsure.needs_review  # read_field only reads; the review stage judges confidence
+    assert CHECKED_MIN_CONFIDENCE <= unsure.confidence < FIELD_MIN_CONFIDENCE  # between the two thresholds
+    ok = RuleCheck(rule="r", ok=True, left=8, right=8, fields=["presidente.PDC", "presidente.LIBRE"])
+    broken = ok.model_copy(update={"ok": False})
+    unchecked = RuleCheck(rule="s", ok=False, left=1, right=2, fields=["presidente.PDC"])
+    for checks, threshold in (
+        ([ok], CHECKED_MIN_CONFIDENCE),
+        ([broken], FIELD_MIN_CONFIDENCE),
+        ([ok, unchecked], CHECKED_MIN_CONFIDENCE),
+        ([], FIELD_MIN_CONFIDENCE),
+    ):
+        got = {f.key: f for f in flag_low_confidence([unsure, sure], checks)}
+        assert got["PDC"].needs_review == (unsure.confidence < threshold), checks
+        assert (ReasonCode.LOW_CONFIDENCE in got["PDC"].reason_codes) == (unsure.confidence < threshold)
+        assert not got["LIBRE"].needs_review
+
+
+def test_broken_rule_flags_its_fields_but_those_a_holding_rule_vouches_for() -> None:
+    runoff = RUNOFF
+    values = RUNOFF_PARTIES_OFF_BY_ONE
+    checks = runoff.ruleset.check(values)
+    assert [c.ok for c in checks] == [False, True, True]
+    assert (checks[0].left, checks[0].right) == (205, 204)
+    fields = [read_field(k.split(".")[0], k.split(".")[1], k, [_box(0)] * 3) for k in values]
+    flagged = {f"{f.section}.{f.key}" for f in flag_broken_rules(fields, checks) if f.needs_review}
+    # VOTOS_VALIDOS is also in the ballots rule, which holds: it vouches for it, so the error is PDC or LIBRE
+    assert flagged == {"presidente.PDC", "presidente.LIBRE"}
+    checks = runoff.ruleset.check(values | {"presidente.VOTOS_NULOS": 4})  # now the ballots rule breaks too
+    assert [c.ok for c in checks] == [False, False, True]
+    flagged = {f"{f.section}.{f.key}" for f in flag_broken_rules(fields, checks) if f.needs_review}
+    assert flagged == {
+        "presidente.VOTOS_VALIDOS",
+        "presidente.PDC",
+        "presidente.LIBRE",
+        "presidente.VOTOS_BLANCOS",
+        "presidente.VOTOS_NULOS",
+    }
+
+
+def test_a_broken_rule_flags_only_the_fields_it_could_be_when_given_a_sure_threshold() -> None:
+    runoff = RUNOFF
+    values = RUNOFF_PARTIES_OFF_BY_ONE
+    checks = runoff.ruleset.check(values)
+    assert [c.ok for c in checks] == [False, True, True]
+    # every box read 0.999 sure but PDC's, read 0.95: among the unvouched PDC and LIBRE, PDC is the suspect
+    fields = [
+        read_field(k.split(".")[0], k.split(".")[1], k, [_box(0, 0.95 if k == "presidente.PDC" else 0.999)] * 3)
+        for k in values
+    ]
+    everyone = {f"{f.section}.{f.key}" for f in flag_broken_rules(fields, checks, sure=None) if f.needs_review}
+    assert everyone == {"presidente.PDC", "presidente.LIBRE"}
+    culprits = [f for f in flag_broken_rules(fields, checks, sure=0.99) if f.needs_review]
+    assert [f.key for f in culprits] == ["PDC"]
+    assert culprits[0].reasons == [f"rule broken: {checks[0].rule}"]
