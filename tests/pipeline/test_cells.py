@@ -21,7 +21,7 @@ def _box_patch(border: int = 2) -> np.ndarray:
 def test_written_digit_is_found_and_centred() -> None:
     img = _box_patch()
     cv2.putText(img, "7", (36, 72), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (150, 60, 20), 3)  # blue pen
-    cell = segment_cell(img, BOX)
+    cell = segment_cell(np.asarray(img, np.uint8), BOX)
     assert cell.ink
     ys, xs = np.nonzero(cell.canvas > 60)
     assert cell.canvas.shape == (INPUT_SIZE, INPUT_SIZE)
@@ -36,7 +36,7 @@ def test_a_big_bold_digit_that_fills_the_box_is_found() -> None:
     img = cv2.GaussianBlur(img, (0, 0), 1.5)  # as scanned
     x, y, w, h = BOX
     assert (img[y + 4 : y + h - 4, x + 4 : x + w - 4, 0] < 170).mean() > 0.35
-    cell = segment_cell(img, BOX)
+    cell = segment_cell(np.asarray(img, np.uint8), BOX)
     assert cell.ink
     ys, _ = np.nonzero(cell.canvas > 60)
     assert ys.max() - ys.min() + 1 >= 16  # the whole digit, not specks
@@ -62,7 +62,7 @@ def test_faint_grey_zero_stays_closed() -> None:
     rng = np.random.default_rng(0)
     img = np.clip(img.astype(np.int16) + rng.integers(-18, 18, img.shape), 0, 255).astype(np.uint8)  # grain
     cv2.ellipse(img, (50, 52), (17, 24), 0, 0, 360, (120, 120, 120), 3)
-    cell = segment_cell(img, BOX)
+    cell = segment_cell(np.asarray(img, np.uint8), BOX)
     assert cell.ink
     canvas = cell.canvas > 60
     # a closed ring: the centre is empty and enclosed (flood fill from the corner cannot reach it)

@@ -14,7 +14,7 @@ CASES = real_actas()
 
 
 @pytest.mark.parametrize(("path", "truth"), CASES, ids=[p.name for p, _ in CASES])
-def test_real_acta_reads_every_field(reader: ActaReader, path, truth) -> None:  # type: ignore[no-untyped-def]
+def test_real_acta_reads_every_field(reader: ActaReader, path, truth) -> None:
     data = path.read_bytes()
     reading = reader.read(data)
     assert reading.acta_id == hashlib.sha256(data).hexdigest()

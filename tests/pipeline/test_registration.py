@@ -10,6 +10,7 @@ from pipeline.errors import NotAForm
 from pipeline.registration import FormRegistrar
 from pipeline.templates import load_templates
 from tests.conftest import real_actas
+from tests.images import imread
 
 
 @pytest.fixture(scope="module")
@@ -17,15 +18,15 @@ def registrar() -> FormRegistrar:
     return FormRegistrar(load_templates())
 
 
-def _box_centre_in_scan(reg, key: str) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _box_centre_in_scan(reg, key: str) -> np.ndarray:
     x, y, w, h = reg.variant.boxes[key]
     pt = np.array([[[x + w / 2, y + h / 2]]], np.float64)
     return cv2.perspectiveTransform(pt, np.linalg.inv(reg.scan_to_ref)).reshape(2)
 
 
 @pytest.mark.parametrize(("path", "truth"), real_actas(), ids=lambda v: getattr(v, "name", ""))
-def test_each_real_acta_is_identified(registrar: FormRegistrar, path, truth) -> None:  # type: ignore[no-untyped-def]
-    gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+def test_each_real_acta_is_identified(registrar: FormRegistrar, path, truth) -> None:
+    gray = imread(path, cv2.IMREAD_GRAYSCALE)
     reg = registrar.register(gray)
     assert reg.template.id == path.parent.name
     assert 0.45 < reg.score <= 1.0
@@ -33,10 +34,10 @@ def test_each_real_acta_is_identified(registrar: FormRegistrar, path, truth) -> 
 
 def test_upside_down_scan_maps_boxes_to_the_same_place(registrar: FormRegistrar) -> None:
     path = real_actas()[0][0]
-    gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    gray = imread(path, cv2.IMREAD_GRAYSCALE)
     h, w = gray.shape
     upright = registrar.register(gray)
-    turned = registrar.register(cv2.rotate(gray, cv2.ROTATE_180))
+    turned = registrar.register(np.asarray(cv2.rotate(gray, cv2.ROTATE_180), np.uint8))
     key = "presidente.PDC"
     a = _box_centre_in_scan(upright, key)
     b = _box_centre_in_scan(turned, key)
@@ -44,7 +45,7 @@ def test_upside_down_scan_maps_boxes_to_the_same_place(registrar: FormRegistrar)
 
 
 def test_forcing_an_unknown_template(registrar: FormRegistrar) -> None:
-    gray = cv2.imread(str(real_actas()[0][0]), cv2.IMREAD_GRAYSCALE)
+    gray = imread(real_actas()[0][0], cv2.IMREAD_GRAYSCALE)
     with pytest.raises(NotAForm, match="unknown template"):
         registrar.register(gray, only="no-such-form")
 

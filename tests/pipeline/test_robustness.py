@@ -13,6 +13,7 @@ import pytest
 
 from pipeline.reader import ActaReader
 from tests.conftest import real_actas
+from tests.images import imdecode, imread
 
 Transform = Callable[[np.ndarray], np.ndarray]
 
@@ -32,8 +33,8 @@ def rotate(deg: float) -> Transform:
 
 def phone_perspective(img: np.ndarray) -> np.ndarray:
     h, w = img.shape[:2]
-    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-    dst = np.float32([[0.06 * w, 0.05 * h], [0.97 * w, 0.0], [w, h], [0.0, 0.93 * h]])
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
+    dst = np.array([[0.06 * w, 0.05 * h], [0.97 * w, 0.0], [w, h], [0.0, 0.93 * h]], np.float32)
     return cv2.warpPerspective(img, cv2.getPerspectiveTransform(src, dst), (w, h), borderValue=(40, 40, 40))
 
 
@@ -43,7 +44,7 @@ def scale(f: float) -> Transform:
 
 def jpeg40(img: np.ndarray) -> np.ndarray:
     _ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 40])
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    return imdecode(bytes(buf))
 
 
 def grayscale(img: np.ndarray) -> np.ndarray:
@@ -72,9 +73,10 @@ CASES = real_actas()
 
 @pytest.mark.parametrize("name", list(TRANSFORMS))
 def test_transformed_actas_read_right_or_flag(reader: ActaReader, name: str) -> None:
-    silent_errors, flagged_errors = [], []
+    silent_errors: list[str] = []
+    flagged_errors: list[str] = []
     for path, truth in CASES:
-        img = TRANSFORMS[name](cv2.imread(str(path)))
+        img = TRANSFORMS[name](imread(path))
         _ok, buf = cv2.imencode(".png", img)
         reading = reader.read(bytes(buf))
         assert reading.template == path.parent.name

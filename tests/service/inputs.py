@@ -9,10 +9,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from tests.images import imread
+
 
 def reencode_jpeg(path: Path, quality: int = 85) -> bytes:
     """Another scan of the same paper as far as the service can tell: new bytes, same mesa."""
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    img = imread(path)
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
     assert ok
     return bytes(buf)

@@ -15,6 +15,7 @@ from pipeline.schema import ActaReading
 from service.db import make_engine
 from service.models import Acta, ActaField, Blob, Review
 from service.models import Role as R
+from tests.images import imdecode
 from tests.service.conftest import GENERAL, RUNOFF, SAMPLE, Api, MemoReader, start_api
 from tests.service.inputs import not_a_form, png_bomb, truncated
 
@@ -193,8 +194,8 @@ def test_overlay_and_scan(api: Api, sample_bytes: bytes) -> None:
     h = api.headers(R.reader)
     r = api.client.get(f"/actas/{acta_id}/overlay.png", headers=h)
     assert r.status_code == 200 and r.headers["content-type"] == "image/png"
-    overlay = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_COLOR)
-    scan = cv2.imdecode(np.frombuffer(sample_bytes, np.uint8), cv2.IMREAD_COLOR)
+    overlay = imdecode(r.content)
+    scan = imdecode(sample_bytes)
     assert overlay.shape == scan.shape and not np.array_equal(overlay, scan)  # boxes drawn on the scan
     r = api.client.get(f"/actas/{acta_id}/scan", headers=h)
     assert r.status_code == 200 and r.content == sample_bytes and r.headers["content-type"] == "image/jpeg"
