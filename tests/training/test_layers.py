@@ -28,8 +28,9 @@ def test_dense_depthwise_matches_conv2d(side: int, kernel: int) -> None:
     y2.backward(grad)
     torch.testing.assert_close(x2.grad, x1.grad, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(holder[0].weight.grad, conv.weight.grad, rtol=1e-4, atol=1e-5)
-    assert conv.bias is not None
-    torch.testing.assert_close(holder[0].bias.grad, conv.bias.grad, rtol=1e-4, atol=1e-5)
+    bias = holder[0].bias
+    assert bias is not None and conv.bias is not None
+    torch.testing.assert_close(bias.grad, conv.bias.grad, rtol=1e-4, atol=1e-5)
 
 
 def test_only_same_padded_depthwise_convs_are_swapped() -> None:
