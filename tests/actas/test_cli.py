@@ -10,6 +10,7 @@ import pytest
 
 from actas.cli import main
 from pipeline.reader import ActaReader
+from pipeline.templates import BUILTIN_TEMPLATES_DIR
 from tests.conftest import ACTAS
 
 
@@ -66,6 +67,22 @@ def test_templates_lists_the_forms(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["templates"]) == 0
     out = capsys.readouterr().out
     assert "bo2025-general" in out and "bo2025-runoff" in out and "variants A1, A3" in out
+
+
+def test_templates_refuses_an_unknown_key_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = json.loads((BUILTIN_TEMPLATES_DIR / "bo2025-runoff.json").read_text(encoding="utf-8"))
+    data["id"] = "typo-form"
+    data["variants"][0]["maskd"] = data["variants"][0].pop("masked")
+    (tmp_path / "typo-form.json").write_text(json.dumps(data))
+    assert main(["templates", "--templates-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "typo-form.json" in err and "$.variants[0].maskd: Extra inputs are not permitted" in err
+
+
+def test_templates_prints_the_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["templates", "--schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["title"] == "actas-ocr form template" and "maskd" not in json.dumps(schema)
 
 
 def test_eval_without_truth_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

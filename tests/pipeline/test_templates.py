@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
 import pytest
 
-from pipeline.templates import load_template, load_templates
+from pipeline.errors import ReadError
+from pipeline.templates import (
+    BUILTIN_TEMPLATES_DIR,
+    TemplateError,
+    load_template,
+    load_templates,
+    template_json_schema,
+)
+from tests.conftest import REPO
 
 
 def test_shipped_templates() -> None:
@@ -60,3 +69,55 @@ def test_missing_box_is_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps(data))
     with pytest.raises(ValueError, match=r"presidente\.PDC"):
         load_template(path)
+
+
+def _runoff_json() -> dict:
+    return json.loads((BUILTIN_TEMPLATES_DIR / "bo2025-runoff.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(
+    ("edit", "path"),
+    [
+        (lambda d: d["variants"][1].update(maskd=d["variants"][1].pop("masked")), r"\$\.variants\[1\]\.maskd"),
+        (lambda d: d["rules"][0].update(lefft=["presidente.PDC"]), r"\$\.rules\[0\]\.lefft"),
+        (lambda d: d["sections"][0]["fields"][2].update(digit=3), r"\$\.sections\[0\]\.fields\[2\]\.digit"),
+        (lambda d: d.update(notes="x"), r"\$\.notes"),
+        (lambda d: d.update(directory="/tmp"), r"\$\.directory"),
+    ],
+)
+def test_an_unknown_key_is_refused_with_the_file_and_its_json_path(tmp_path: Path, edit, path: str) -> None:
+    # A misspelt `masked` used to validate as "nothing masked", shipping jurors' names in the reference.
+    data = _runoff_json()
+    edit(data)
+    target = tmp_path / "typo.json"
+    target.write_text(json.dumps(data))
+    with pytest.raises(TemplateError, match=path) as info:
+        load_template(target)
+    assert str(target) in str(info.value) and "Extra inputs are not permitted" in str(info.value)
+    assert not isinstance(info.value, ReadError)  # a broken form file is the operator's, not the upload's
+
+
+def test_a_templates_dir_adds_to_the_built_ins_and_a_same_id_replaces(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    for f in BUILTIN_TEMPLATES_DIR.glob("bo2025-runoff*"):
+        shutil.copy(f, tmp_path)
+    data = _runoff_json()
+    data["title"] = "a local edit of the runoff form"
+    (tmp_path / "bo2025-runoff.json").write_text(json.dumps(data))
+    with caplog.at_level(logging.INFO, logger="pipeline.templates"):
+        templates = load_templates(tmp_path)
+    assert set(templates) == set(load_templates())  # the first round is still there
+    assert templates["bo2025-runoff"].title == "a local edit of the runoff form"
+    assert "replaces" in caplog.text
+    assert list(templates) == sorted(templates)  # which forms, not the order found, decides
+    with pytest.raises(TemplateError, match="not found"):
+        load_templates(tmp_path / "missing")
+
+
+def test_the_published_schema_is_current_and_strict() -> None:
+    schema = template_json_schema()
+    published = json.loads((REPO / "docs" / "template.schema.json").read_text(encoding="utf-8"))
+    assert published == schema, "docs/template.schema.json is stale: run `actas templates --schema`"
+    assert schema["additionalProperties"] is False and "directory" not in schema["properties"]
+    assert all(d.get("additionalProperties") is False for d in schema["$defs"].values() if d.get("type") == "object")
