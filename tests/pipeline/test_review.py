@@ -71,3 +71,21 @@ def test_a_broken_rule_flags_only_the_fields_it_could_be_when_given_a_sure_thres
     culprits = [f for f in flag_broken_rules(fields, checks, sure=0.99) if f.needs_review]
     assert [f.key for f in culprits] == ["PDC"]
     assert culprits[0].reasons == [f"rule broken: {checks[0].rule}"]
+
+
+def test_a_broken_bound_flags_its_fields_however_sure() -> None:
+    # Every 1 read as 7 keeps the ballots sum (778 + 7 + 9 = 794) while 221 electors bound it.
+    from pipeline.rules import RuleSet
+    from pipeline.templates import RuleSpec
+
+    rules = RuleSet(
+        [
+            RuleSpec(name="ballots", left=["p.VALID", "p.BLANK", "p.NULL"], right=["m.BALLOTS"]),
+            RuleSpec(name="ballots <= electors", left=["m.BALLOTS"], right=["m.ELECTORS"], op="<="),
+        ]
+    )
+    values = {"p.VALID": 778, "p.BLANK": 7, "p.NULL": 9, "m.BALLOTS": 794, "m.ELECTORS": 221}
+    fields = [read_field(*k.split("."), k, [_box(int(c), 0.9999) for c in f"{v:03d}"]) for k, v in values.items()]
+    assert all(f.confidence > 0.999 for f in fields)
+    flagged = flag_low_confidence(flag_broken_rules(fields, rules.check(values)), rules.check(values))
+    assert all(f.needs_review and ReasonCode.BOUND_BROKEN in f.reason_codes for f in flagged)
