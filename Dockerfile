@@ -14,9 +14,10 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY pipeline/ pipeline/
+COPY actas/ actas/
 COPY service/ service/
 RUN pip install --no-cache-dir . \
-    && python -c "import pipeline.reader, service.app"
+    && python -c "import pipeline.reader, service.app, actas.cli"
 
 FROM ${PYTHON_IMAGE}
 RUN groupadd --system --gid 10001 actas \

@@ -7,6 +7,8 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[train,dev]"
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 .venv/bin/mypy
+.venv/bin/lint-imports  # the layers: the core imports nothing above it (pyproject.toml)
 .venv/bin/hadolint Dockerfile Dockerfile.gpu
 .venv/bin/python -m pytest -q "$@"
