@@ -60,8 +60,7 @@ def _recompute(acta: Acta, template: Template | None) -> None:
     current values breaks. A flag is only ever cleared by a person."""
     broken: set[str] = set()
     if template is not None:
-        checks = template.ruleset.check({f.name: f.value for f in acta.fields})
-        broken = {name for c in checks if not c.ok for name in c.fields}
+        broken = template.ruleset.fields_of_broken({f.name: f.value for f in acta.fields})
     for f in acta.fields:
         f.waiting = not f.reviewed and (f.machine_needs_review or f.name in broken)
     acta.needs_review = any(f.waiting for f in acta.fields)
