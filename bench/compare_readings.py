@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 FIELD_KEYS = ("value", "text", "needs_review", "reasons", "confidence")
-ACTA_KEYS = ("template", "variant", "mesa_code", "checks", "needs_review")
+ACTA_KEYS = ("template", "variant", "mesa_code", "needs_review")
+CHECK_KEYS = ("rule", "ok", "left", "right", "fields")  # keys added since (op, suspects) are not differences
 
 
 def load(path: Path) -> dict[tuple[str, int | None], dict[str, Any]]:
@@ -40,6 +41,10 @@ def load(path: Path) -> dict[tuple[str, int | None], dict[str, Any]]:
 def differences(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, str, Any, Any]]:
     """(where, what, before, after) for every difference between two readings of one scan."""
     out = [("acta", k, before.get(k), after.get(k)) for k in ACTA_KEYS if before.get(k) != after.get(k)]
+    b_checks, a_checks = ([{k: c.get(k) for k in CHECK_KEYS} for c in r["checks"]] for r in (before, after))
+    out += [("acta", "checks", b, a) for b, a in zip(b_checks, a_checks, strict=False) if b != a]
+    if len(b_checks) != len(a_checks):
+        out.append(("acta", "checks", len(b_checks), len(a_checks)))
     b_fields = {f"{f['section']}.{f['key']}": f for f in before["fields"]}
     for f in after["fields"]:
         name = f"{f['section']}.{f['key']}"
