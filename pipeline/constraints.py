@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from pipeline.digit_input import BLANK
 from pipeline.fields import value_of
-from pipeline.rules import RuleSet
+from pipeline.rules import RuleSet, in_doubt
 from pipeline.templates import RuleSpec
 
 TOP_PER_BOX = 3  # classes considered per box
@@ -82,11 +82,22 @@ def top_values(probs: dict[str, npt.NDArray[np.float32]]) -> dict[str, int | Non
     return {name: value_of([int(i) for i in p.argmax(axis=1)]) for name, p in probs.items()}
 
 
-def _groups(broken: list[RuleSpec], free: set[str]) -> list[tuple[list[RuleSpec], list[str]]]:
+def _reach(rule: RuleSpec, rules: RuleSet, free: set[str]) -> set[str]:
+    """The free fields a broken rule may change: its own, and for a bound those of the sums tied to it
+    (a sum that holds on an impossible total was misread consistently: its fields change together)."""
+    fields = set(rule.fields) & free
+    if rule.op == "<=":
+        for s in rules.rules:
+            if s.op == "==" and set(s.fields) & fields:
+                fields |= set(s.fields) & free
+    return fields
+
+
+def _groups(broken: list[RuleSpec], rules: RuleSet, free: set[str]) -> list[tuple[list[RuleSpec], list[str]]]:
     """Broken rules joined when they share a free field: each group is corrected on its own."""
     groups: list[tuple[list[RuleSpec], set[str]]] = []
     for rule in broken:
-        fields = {k for k in rule.fields if k in free}
+        fields = _reach(rule, rules, free)
         joined = [g for g in groups if g[1] & fields]
         for g in joined:
             groups.remove(g)
@@ -99,17 +110,17 @@ def constrained_reading(rules: RuleSet, probs: dict[str, npt.NDArray[np.float32]
     or no trustworthy reading satisfies them.
 
     Fields that a holding sum vouches for are kept as read: a satisfied sum is strong evidence that its
-    fields are right. The others, in the broken rules, may change (MAX_CHANGED per group); a correction
-    must also keep every plausibility bound."""
+    fields are right. The fields a broken rule puts in doubt (`pipeline.rules.in_doubt`) may change
+    (MAX_CHANGED per group); a correction must keep every plausibility bound, and every sum that holds
+    on the fields it changes."""
     top = {name: tuple(int(i) for i in p.argmax(axis=1)) for name, p in probs.items()}
     values = top_values(probs)
     checks = rules.check(values)
-    broken = rules.broken(values)
-    free = {k for c in checks if not c.ok for k in c.suspects} - rules.vouched(values)
-    bounds = [r for r in rules.rules if r.op == "<="]
+    broken = [r for r, c in zip(rules.rules, checks, strict=True) if not c.ok]
     out = []
-    for group, fields in _groups(broken, free):
-        fix = _correct_group([*group, *(b for b in bounds if b not in group)], fields, probs, top, values)
+    for group, fields in _groups(broken, rules, set(in_doubt(checks))):
+        keep = [r for r in rules.rules if r not in group and (r.op == "<=" or set(r.fields) & set(fields))]
+        fix = _correct_group([*group, *keep], fields, probs, top, values)
         if fix is not None:
             out.append(fix)
     return out

@@ -84,3 +84,18 @@ def test_constrained_decoding_keeps_every_bound() -> None:
     }
     [fix] = constrained_reading(rules, probs)
     assert fix.labels == {"p.VALID": (1, 7, 8)}
+
+
+def test_a_consistent_misread_is_corrected_only_with_the_sum_it_holds() -> None:
+    # 778 + 7 + 9 = 794 holds, 794 > 221 breaks: changing the ballots alone would break the sum, so the
+    # decoding changes both misread 1s, keeping the sum and the bound.
+    rules = RuleSet([*SUMS, *BOUNDS])
+    probs = {
+        "p.VALID": box_probs("778", {0: ("1", 0.3)}),
+        "p.BLANK": box_probs("007"),
+        "p.NULL": box_probs("009"),
+        "m.BALLOTS": box_probs("794", {0: ("1", 0.3)}),
+        "m.ELECTORS": box_probs("221"),
+    }
+    [fix] = constrained_reading(rules, probs)
+    assert fix.labels == {"p.VALID": (1, 7, 8), "m.BALLOTS": (1, 9, 4)}
