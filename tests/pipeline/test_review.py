@@ -85,7 +85,10 @@ def test_a_broken_bound_flags_its_fields_however_sure() -> None:
         ]
     )
     values = {"p.VALID": 778, "p.BLANK": 7, "p.NULL": 9, "m.BALLOTS": 794, "m.ELECTORS": 221}
-    fields = [read_field(*k.split("."), k, [_box(int(c), 0.9999) for c in f"{v:03d}"]) for k, v in values.items()]
+    fields = []
+    for k, v in values.items():
+        section, key = k.split(".")
+        fields.append(read_field(section, key, k, [_box(int(c), 0.9999) for c in f"{v:03d}"]))
     assert all(f.confidence > 0.999 for f in fields)
     flagged = flag_low_confidence(flag_broken_rules(fields, rules.check(values)), rules.check(values))
     assert all(f.needs_review and ReasonCode.BOUND_BROKEN in f.reason_codes for f in flagged)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 import shutil
 from pathlib import Path
 
@@ -116,7 +117,7 @@ def test_a_templates_dir_adds_to_the_built_ins_and_a_same_id_replaces(
 
 
 def test_the_published_schema_is_current_and_strict() -> None:
-    schema = template_json_schema()
+    schema: dict[str, Any] = template_json_schema()
     published = json.loads((REPO / "docs" / "template.schema.json").read_text(encoding="utf-8"))
     assert published == schema, "docs/template.schema.json is stale: run `actas templates --schema`"
     assert schema["additionalProperties"] is False and "directory" not in schema["properties"]
