@@ -246,14 +246,14 @@ def free_port() -> int:
 def live_service(tmp_path: Path, reader: ActaReader) -> Iterator[tuple[str, str]]:
     """The real service (uvicorn on loopback, in a thread) over SQLite in tmp_path; (url, operator key)."""
     from service.app import create_app
-    from service.db import create_tables, make_engine, session_factory
+    from service.db import ensure_schema, make_engine, session_factory
     from service.models import Role
     from service.security import create_key
     from service.settings import Settings
 
     database = f"sqlite:///{tmp_path / 'actas.db'}"
     engine = make_engine(database)
-    create_tables(engine)
+    ensure_schema(engine)
     with session_factory(engine)() as session:
         key = create_key(session, "scanner-1", Role.operator)
         session.commit()
