@@ -93,7 +93,7 @@ def check_integrity(data: bytes, fmt: str) -> None:
         try:
             simplejpeg.decode_jpeg(data, colorspace="GRAY", strict=True)
         except ValueError as exc:
-            raise CorruptImage(f"truncated or corrupt JPEG ({str(exc).strip()[:120]})") from exc
+            raise CorruptImage(f"truncated JPEG or corrupt data ({str(exc).strip()[:120]})") from exc
         return
     try:
         with Image.open(io.BytesIO(data)) as img:

@@ -180,7 +180,7 @@ def _store(
             keep = next((o for o in same if o.status == ActaStatus.counted), same[0])
             session.add(blob)
             session.flush()  # the file before the scan row that points at it
-            session.add(Scan(sha256=blob.sha256, acta_id=keep.id, phash=phash, uploaded_by=uploaded_by))
+            keep.scans.append(Scan(sha256=blob.sha256, phash=phash, uploaded_by=uploaded_by))
             session.flush()
             return Stored(keep, StoreOutcome.rescan)
         if others:  # two different readings claim this mesa: neither counts until a reviewer keeps one

@@ -2,7 +2,8 @@
 
 Folders contribute their files named like scans (.jpg .jpeg .png .tif .tiff .pdf, any case; hidden names
 skipped); a file named on the command line or matched by a glob is always tried. What a file is comes from
-its bytes, not its name: a PDF is split into pages, anything else goes to the reader, which names the problem.
+its bytes, not its name: a PDF or a multi-page TIFF is split into pages, anything else goes to the reader,
+which names the problem.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.image_io import ImageError, sniff_format, tiff_pages
 from pipeline.ingest.errors import UsageError
 from pipeline.ingest.items import Key, WorkItem
 from pipeline.ingest.pdf import PdfError, is_pdf, page_count
@@ -119,6 +121,12 @@ def _keys(path: Path, out: Plan) -> tuple[str, list[int | None]] | None:
         out.failures.append(PlanFailure(path, None, exc.strerror or str(exc)))
         return None
     sha = hashlib.sha256(data).hexdigest()
+    if sniff_format(data) == "TIFF":
+        try:
+            n = tiff_pages(data)
+        except ImageError:
+            return sha, [None]  # the reader will say what is wrong with it
+        return sha, [None] if n <= 1 else list(range(1, n + 1))
     if not is_pdf(data):
         return sha, [None]
     try:
