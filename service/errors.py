@@ -122,6 +122,8 @@ def _allowed_methods(request: Request) -> list[str]:
     for route in getattr(request.app.state, "api_routes", []):
         if route.path_regex.match(request.url.path):
             methods |= route.methods
+    if "GET" in methods:
+        methods.add("HEAD")  # service.head answers HEAD on every GET route
     return sorted(methods)
 
 

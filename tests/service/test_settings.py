@@ -42,3 +42,23 @@ def test_unknown_view(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ACTAS_VIEWS", "identity,mirror")
     with pytest.raises(ValueError, match="mirror"):
         Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_the_sqlite_file_is_private(tmp_path: Path) -> None:
+    """Scans hold personal data: the database file is created 0600 whatever the umask (issue 18)."""
+    import os
+    import stat
+
+    from service.db import ensure_schema, make_engine
+
+    old = os.umask(0o022)
+    try:
+        engine = make_engine(f"sqlite:///{tmp_path / 'actas.db'}")
+        ensure_schema(engine)
+        with engine.connect() as conn:  # WAL: the -wal and -shm files exist while a connection is open
+            conn.exec_driver_sql("SELECT 1")
+            modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+        engine.dispose()
+    finally:
+        os.umask(old)
+    assert modes["actas.db"] == 0o600 and all(m == 0o600 for m in modes.values()), modes

@@ -208,3 +208,37 @@ def test_two_scans_of_one_mesa_are_a_conflict_until_resolved(api: Api, sample_by
 def test_review_bodies_are_strict(api: Api, body: dict[str, Any]) -> None:
     r = review(api, "a" * 64, body)  # refused before the acta is even looked up
     assert r.status_code == 422 and r.json()["code"] == "invalid_request", r.text
+
+
+def test_a_review_that_keeps_losing_the_race_is_409_with_retry_after(
+    api: Api, sample_bytes: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When other reviews keep changing the acta under it, a review gives up after a few tries: 409
+    stale_review, Retry-After, nothing written. (Other writers are simulated: every version check fails.)"""
+    from service import crud
+
+    doc = api.upload(sample_bytes).json()
+    tries: list[int] = []
+
+    def always_stale(*args: object) -> None:
+        tries.append(1)
+        raise crud._Stale
+
+    monkeypatch.setattr(crud, "_bump", always_stale)
+    monkeypatch.setattr(crud.time, "sleep", lambda s: None)
+    r = review(api, doc["acta_id"], {"fields": [{"field": "presidente.PDC", "value": 5}]})
+    assert r.status_code == 409 and r.json()["code"] == "stale_review" and r.headers["retry-after"] == "1"
+    assert len(tries) == crud.REVIEW_ATTEMPTS
+    monkeypatch.undo()
+    after = api.client.get(f"/actas/{doc['acta_id']}", headers=api.headers(R.reader)).json()
+    assert after["record"] == doc["record"]
+
+
+def test_a_review_of_a_version_no_longer_current_is_409(api: Api, sample_bytes: bytes) -> None:
+    doc = api.upload(sample_bytes).json()
+    assert doc["record"]["version"] == 1
+    body = {"fields": [{"field": "presidente.PDC", "value": 5}], "version": 1}
+    first = review(api, doc["acta_id"], body)
+    assert first.status_code == 200 and first.json()["record"]["version"] == 2
+    r = review(api, doc["acta_id"], {**body, "fields": [{"field": "presidente.PDC", "value": 6}]})
+    assert r.status_code == 409 and r.json()["code"] == "stale_version", r.text
