@@ -96,7 +96,8 @@ def insert_0_1_0_data(engine: Engine) -> dict[str, Any]:
     with engine.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO api_keys (name, role, key_hash, prefix, created_at) VALUES ('ana', 'reviewer', :h, 'p', :t)"
+                "INSERT INTO api_keys (name, role, key_hash, prefix, created_at) "
+                "VALUES ('ana', 'reviewer', :h, 'p', :t)"
             ),
             {"h": hash_key("actas_old_key"), "t": now},
         )
