@@ -36,6 +36,10 @@ UPLOAD_LINKS = {
     op: {"operationId": op, "parameters": {"acta_id": "$response.body#/acta_id"}}
     for op in ("get_acta", "get_scan", "get_overlay", "review_acta")
 }
+LIST_LINKS = {
+    op: {"operationId": op, "parameters": {"acta_id": "$response.body#/items/0/acta_id"}}
+    for op in ("get_acta", "get_scan", "get_overlay", "review_acta")
+}
 MESA_PATTERN = r"^[0-9]{1,10}-[0-9]$"
 
 _PNG = {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}
@@ -138,7 +142,10 @@ async def upload_acta(
     operation_id="get_acta",
     response_model=ActaDocument,
     summary="One stored acta",
-    responses=responses(401, 403, 404, 422, 503),
+    responses={
+        200: {"description": "The acta", "links": {k: v for k, v in UPLOAD_LINKS.items() if k != "get_acta"}},
+        **responses(401, 403, 404, 422, 503),
+    },
 )
 def get_acta(acta_id: ActaIdPath, _: Reader, session: SessionDep, reader: ReaderDep, request: Request) -> ActaDocument:
     request.state.acta_id = acta_id
@@ -153,7 +160,7 @@ def get_acta(acta_id: ActaIdPath, _: Reader, session: SessionDep, reader: Reader
     operation_id="list_actas",
     response_model=ActaPage,
     summary="Stored actas, newest first",
-    responses=responses(401, 403, 422, 503),
+    responses={200: {"description": "A page of actas", "links": LIST_LINKS}, **responses(401, 403, 422, 503)},
 )
 def list_actas(
     _: Reader,
