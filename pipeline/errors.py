@@ -32,6 +32,14 @@ class CorruptImage(ImageError):
     """A recognised format whose data is truncated or damaged."""
 
 
+class MultiPageImage(ImageError):
+    """A TIFF with several pages: one acta per image (`actas ingest` reads such a file page by page)."""
+
+    def __init__(self, pages: int) -> None:
+        super().__init__(f"one acta per upload: this TIFF has {pages} pages")
+        self.pages = pages
+
+
 class NotAForm(ReadError):
     """The image matches none of the known form templates, or its boxes are not where they should be."""
 

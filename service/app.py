@@ -11,20 +11,20 @@ import anyio
 import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
 
 from pipeline.reader import ActaReader
 from service import __doc__ as package_doc
-from service import errors, logs
-from service.db import create_tables, make_engine, session_factory
+from service import __version__, docs, errors, logs
+from service.db import ensure_schema, make_engine, session_factory
+from service.head import HeadAsGet
 from service.limits import BodyLimit
 from service.routes import actas, health, results, templates
+from service.schema import SchemaError
 from service.settings import Settings
 
 log = logging.getLogger("actas.service")
 
-VERSION = "0.1.0"
+VERSION = __version__
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file, and the `template` field
 
 TAGS = [
@@ -47,18 +47,6 @@ def load_reader(settings: Settings) -> ActaReader:
     return ActaReader.from_config(settings.reader_config())
 
 
-def _create_tables(engine: Engine, attempts: int = 5) -> None:
-    # Several workers start at once, and the database may still be starting: retry briefly.
-    for attempt in range(attempts):
-        try:
-            create_tables(engine)
-            return
-        except DBAPIError:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.5 * (attempt + 1))
-
-
 def create_app(settings: Settings | None = None, reader: ActaReader | None = None) -> FastAPI:
     """`reader` lets tests share one loaded reader; otherwise it is loaded once, at start-up."""
     settings = settings or Settings()
@@ -67,7 +55,12 @@ def create_app(settings: Settings | None = None, reader: ActaReader | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logs.configure(settings.log_level)
         engine = make_engine(settings.database_url)
-        await anyio.to_thread.run_sync(_create_tables, engine)
+        try:
+            await anyio.to_thread.run_sync(ensure_schema, engine)
+        except SchemaError as exc:
+            log.error({"event": "schema_refused", "error": str(exc)})
+            engine.dispose()
+            raise
         started = time.perf_counter()
         app.state.reader = reader or await anyio.to_thread.run_sync(load_reader, settings)
         app.state.engine = engine
@@ -96,11 +89,15 @@ def create_app(settings: Settings | None = None, reader: ActaReader | None = Non
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        docs_url=None,  # served below from installed assets, not a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     errors.install(app)
+    docs.install(app)
     # Outermost last: the log sees every answer, the 413 for an oversized body included.
     app.add_middleware(BodyLimit, max_body_size=settings.max_upload_bytes + MULTIPART_OVERHEAD)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(logs.RequestLog)
     routers = [actas.router, results.router, templates.router, health.router]
     for router in routers:

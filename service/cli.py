@@ -1,4 +1,4 @@
-"""`actas serve` and `actas keys`, added to the pipeline's `actas` command."""
+"""`actas serve`, `actas keys` and `actas db`, added to the `actas` command through `register`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from service.models import Role
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -37,7 +38,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"database {_redacted(settings.database_url)}); API docs at /docs",
         file=sys.stderr,
     )
-    if not _any_key(settings.database_url):
+    from service.schema import SchemaError
+
+    try:
+        has_key = _any_key(settings.database_url)
+    except SchemaError as exc:
+        print(f"actas serve: error: {exc}", file=sys.stderr)
+        return 2
+    if not has_key:
         print(
             "actas serve: no API keys yet; every call but /health, /ready and /templates needs one. Create the\n"
             "  first (printed once) in another terminal: actas keys create admin --role reviewer\n"
@@ -57,16 +65,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _any_key(database_url: str) -> bool:
-    """Whether the database has an active key (False too when it cannot be read yet)."""
+    """Whether the database has an active key (False too when it cannot be read yet); creates an empty
+    database at the schema's head, raises SchemaError for one behind the code."""
     from sqlalchemy import select
     from sqlalchemy.exc import SQLAlchemyError
 
-    from service.db import create_tables, make_engine
+    from service.db import ensure_schema, make_engine
     from service.models import ApiKey
 
     engine = make_engine(database_url)
     try:
-        create_tables(engine)
+        ensure_schema(engine, attempts=1)
         with engine.connect() as conn:
             return conn.execute(select(ApiKey.id).where(ApiKey.revoked_at.is_(None)).limit(1)).first() is not None
     except SQLAlchemyError:
@@ -81,29 +90,69 @@ def _redacted(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _sessions(args: argparse.Namespace) -> sessionmaker[Session]:
-    from service.db import create_tables, make_engine, session_factory
+def _engine(args: argparse.Namespace) -> Engine:
+    from service.db import make_engine
     from service.settings import Settings
 
-    engine = make_engine(args.database_url or Settings().database_url)
-    create_tables(engine)
+    return make_engine(args.database_url or Settings().database_url)
+
+
+def _sessions(args: argparse.Namespace) -> sessionmaker[Session]:
+    from service.db import ensure_schema, session_factory
+
+    engine = _engine(args)
+    ensure_schema(engine, attempts=1)
     return session_factory(engine)
 
 
 def _database_errors(cmd: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """A database that cannot be reached is a set-up error: one line on stderr, exit 2, no traceback."""
+    """A database that cannot be reached, or whose schema is behind the code, is a set-up error: one line on
+    stderr, exit 2, no traceback."""
 
     @wraps(cmd)
     def run(args: argparse.Namespace) -> int:
         from sqlalchemy.exc import SQLAlchemyError
 
+        from service.schema import SchemaError
+
+        name = f"actas {args.command}" if getattr(args, "command", None) else "actas"
         try:
             return cmd(args)
+        except SchemaError as exc:
+            print(f"{name}: error: {exc}", file=sys.stderr)
+            return 2
         except SQLAlchemyError as exc:
-            print(f"actas keys: error: database: {type(exc).__name__}: {str(exc).splitlines()[0]}", file=sys.stderr)
+            print(f"{name}: error: database: {type(exc).__name__}: {str(exc).splitlines()[0]}", file=sys.stderr)
             return 2
 
     return run
+
+
+@_database_errors
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from service import schema
+
+    engine = _engine(args)
+    try:
+        before, after = schema.upgrade(engine)
+    finally:
+        engine.dispose()
+    print(f"actas db: {before} -> {after}" if before != after else f"actas db: already at {after}", file=sys.stderr)
+    return 0
+
+
+@_database_errors
+def cmd_db_current(args: argparse.Namespace) -> int:
+    from service import schema
+
+    engine = _engine(args)
+    try:
+        now = schema.current(engine)
+    finally:
+        engine.dispose()
+    print(now)
+    print(f"actas db: this code's head is {schema.head()}", file=sys.stderr)
+    return 0
 
 
 @_database_errors
@@ -178,3 +227,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r = ks.add_parser("revoke", parents=[db], help="revoke a key by name")
     r.add_argument("name")
     r.set_defaults(func=cmd_keys_revoke)
+
+    d = sub.add_parser("db", help="the database schema: upgrade (migrations), current (its revision)")
+    ds = d.add_subparsers(dest="db_command", required=True)
+    u = ds.add_parser("upgrade", parents=[db], help="migrate the database to this code's schema (0.1.0 ones too)")
+    u.set_defaults(func=cmd_db_upgrade)
+    cur = ds.add_parser("current", parents=[db], help="print the database's schema revision")
+    cur.set_defaults(func=cmd_db_current)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.models import Base
+from service import schema
 
 
 def make_engine(url: str) -> Engine:
@@ -16,7 +20,8 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         # Requests are served from a thread pool, and several writers may wait on the file lock.
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        if parsed.database not in (None, "", ":memory:"):
+        if parsed.database not in (None, "", ":memory:") and not parsed.database.startswith("file:"):
+            _private_file(parsed.database)
             event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
@@ -29,8 +34,25 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.close()
 
 
-def create_tables(engine: Engine) -> None:
-    Base.metadata.create_all(engine)
+def _private_file(path: str) -> None:
+    """Scans hold personal data: the database file is created readable by its owner only (SQLite gives
+    its -wal and -shm files the same mode)."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def ensure_schema(engine: Engine, attempts: int = 5) -> str:
+    """Create an empty database at the migrations' head, or check that it is there (`service.schema`).
+    Several workers start at once, and the database may still be starting: connection errors are
+    retried briefly; a schema behind the code raises `schema.SchemaBehind`."""
+    for attempt in range(attempts):
+        try:
+            return schema.ensure(engine)
+        except DBAPIError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

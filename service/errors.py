@@ -1,4 +1,5 @@
-"""One error body for every failure, documented per status in OpenAPI; pipeline errors mapped to statuses."""
+"""One error body for every failure, documented per status in OpenAPI. The one place where the storage
+layer's domain errors (`service.domain_errors`) and the pipeline's image errors become HTTP statuses."""
 
 from __future__ import annotations
 
@@ -16,20 +17,40 @@ from pipeline.errors import (
     EmptyImage,
     ImageTooLarge,
     ImageTooSmall,
+    MultiPageImage,
     NotAForm,
     ReadError,
     UnprocessableImage,
     UnsupportedImage,
 )
+from service.domain_errors import Conflict, DomainError, Invalid, NotFound, StaleReview
 from service.schemas import ErrorBody
 
 log = logging.getLogger("actas.service")
 
 
+RETRY_AFTER_S = 2  # database unreachable or busy: when to try again
+
+
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, detail: str) -> None:
+    """An HTTP answer raised by the HTTP layer itself (routes, dependencies)."""
+
+    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
-        self.status, self.code, self.detail = status, code, detail
+        self.status, self.code, self.detail, self.headers = status, code, detail, headers
+
+
+def domain_error(exc: DomainError) -> ApiError:
+    """The storage layer's errors as HTTP answers: the one mapping."""
+    if isinstance(exc, StaleReview):
+        return ApiError(409, exc.code, exc.detail, {"Retry-After": str(exc.retry_after_s)})
+    if isinstance(exc, NotFound):
+        return ApiError(404, exc.code, exc.detail)
+    if isinstance(exc, Conflict):
+        return ApiError(409, exc.code, exc.detail)
+    if isinstance(exc, Invalid):
+        return ApiError(422, exc.code, exc.detail)
+    return ApiError(422, exc.code, exc.detail)
 
 
 _DESCRIPTIONS = {
@@ -37,11 +58,12 @@ _DESCRIPTIONS = {
     401: "No API key, or an unknown or revoked one",
     403: "The key's role may not do this",
     404: "No such acta",
-    409: "The acta's state does not allow this (e.g. resolving a mesa that is not in conflict)",
+    409: "The acta's state does not allow this (e.g. resolving a mesa that is not in conflict), or it changed "
+    "under a review (stale_review, with Retry-After; stale_version): read it again and retry",
     413: "The file is larger than the upload limit, or the image has more pixels than the limit",
     415: "Not a JPEG, PNG or TIFF image",
     422: "Invalid request, a truncated or corrupt image, or an image that is no known form",
-    503: "The database cannot be reached",
+    503: "The database cannot be reached (Retry-After says when to try again)",
 }
 
 
@@ -80,6 +102,8 @@ def image_error(exc: ReadError) -> ApiError:
         return ApiError(413, "image_too_large", str(exc))
     if isinstance(exc, UnsupportedImage):
         return ApiError(415, "unsupported_media_type", str(exc))
+    if isinstance(exc, MultiPageImage):
+        return ApiError(422, "multi_page_tiff", str(exc))
     if isinstance(exc, EmptyImage):
         return ApiError(422, "empty_file", str(exc))
     if isinstance(exc, ImageTooSmall):
@@ -102,13 +126,19 @@ def _allowed_methods(request: Request) -> list[str]:
     for route in getattr(request.app.state, "api_routes", []):
         if route.path_regex.match(request.url.path):
             methods |= route.methods
+    if "GET" in methods:
+        methods.add("HEAD")  # service.head answers HEAD on every GET route
     return sorted(methods)
 
 
 def install(app: FastAPI) -> None:
     async def api_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
-        return _body(request, exc.status, exc.code, exc.detail)
+        return _body(request, exc.status, exc.code, exc.detail, exc.headers)
+
+    async def storage_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, DomainError)
+        return await api_error(request, domain_error(exc))
 
     async def pipeline_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ReadError)
@@ -124,11 +154,19 @@ def install(app: FastAPI) -> None:
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        if any(err.get("type") == "json_invalid" for err in exc.errors()):  # not JSON at all: unparsable
+            return _body(request, 400, "bad_request", f"the body is not valid JSON ({_validation_detail(exc)})")
         return _body(request, 422, "invalid_request", _validation_detail(exc))
 
     async def database_down(request: Request, exc: Exception) -> JSONResponse:
         log.error("database error: %s", type(exc).__name__)
-        return _body(request, 503, "database_unavailable", "the database cannot be reached; try again")
+        return _body(
+            request,
+            503,
+            "database_unavailable",
+            "the database cannot be reached; try again",
+            {"Retry-After": str(RETRY_AFTER_S)},
+        )
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # A bug, not bad input: answer in the documented shape and keep the trace in the log.
@@ -136,6 +174,7 @@ def install(app: FastAPI) -> None:
         return _body(request, 500, "internal_error", "internal error")
 
     app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(DomainError, storage_error)
     app.add_exception_handler(ReadError, pipeline_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -100,12 +100,28 @@ class Blob(Base):
 
 
 class Mesa(Base):
-    """One row per mesa code seen. Uploads and resolutions lock it first so that two scans of one mesa
-    arriving at once cannot both miss each other (a row lock in PostgreSQL, the write lock in SQLite)."""
+    """One row per mesa of one election: the form's template id and the mesa code (a first-round mesa
+    and a runoff mesa with the same code are two mesas). Uploads and resolutions lock it first so that
+    two scans of one mesa arriving at once cannot both miss each other (a row lock in PostgreSQL, the
+    write lock in SQLite). `scans` counts the distinct files stored for it (rescans included)."""
 
     __tablename__ = "mesas"
+    template: Mapped[str] = mapped_column(String(64), primary_key=True)
     code: Mapped[str] = mapped_column(String(32), primary_key=True)
     scans: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Scan(Base):
+    """Each distinct file stored for an acta: the first upload, and rescans of the same paper that read
+    the same on every field. `phash` is a perceptual hash of the image (`service.phash`), to tell a
+    near-duplicate of a stored scan; null for scans stored before it existed (release 0.1.0)."""
+
+    __tablename__ = "scans"
+    sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"), primary_key=True)
+    acta_id: Mapped[str] = mapped_column(ForeignKey("actas.id"), index=True)
+    phash: Mapped[str | None] = mapped_column(String(64), index=True)
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(_utc, default=utcnow)
 
 
 class Acta(Base):
@@ -122,6 +138,9 @@ class Acta(Base):
     uploaded_by: Mapped[str] = mapped_column(String(64))  # API key name
     created_at: Mapped[datetime] = mapped_column(_utc, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(_utc, default=utcnow, onupdate=utcnow)
+    # Bumped by every write to the acta (a review, a status change), checked on write: a review writes
+    # only `WHERE version = <the version it read>`, so two reviews of one acta cannot interleave.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     # Declared so the unit of work inserts the blob before the acta that points at it.
     blob: Mapped[Blob] = relationship(lazy="raise")
@@ -129,6 +148,7 @@ class Acta(Base):
         back_populates="acta", order_by="ActaField.position", cascade="all, delete-orphan"
     )
     reviews: Mapped[list[Review]] = relationship(back_populates="acta", order_by="Review.id")
+    scans: Mapped[list[Scan]] = relationship(order_by=[Scan.created_at, Scan.sha256], lazy="selectin")
 
 
 class ActaField(Base):
@@ -172,4 +192,4 @@ class Review(Base):
     acta: Mapped[Acta] = relationship(back_populates="reviews")
 
 
-Index("ix_actas_mesa_status", Acta.mesa_code, Acta.status)
+Index("ix_actas_election_mesa_status", Acta.template, Acta.mesa_code, Acta.status)

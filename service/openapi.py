@@ -12,7 +12,7 @@ def spec() -> dict[str, Any]:
     from service.settings import Settings
 
     # Defaults only, so the document does not depend on the environment it is exported from.
-    return create_app(Settings(_env_file=None, database_url="sqlite://")).openapi()  # type: ignore[call-arg]
+    return create_app(Settings(_env_file=None, database_url="sqlite://")).openapi()
 
 
 def render() -> str:

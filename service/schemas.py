@@ -65,6 +65,14 @@ class FieldState(BaseModel):
     waiting_review: bool = Field(description="flagged, and no reviewer has given a value yet")
 
 
+class ScanInfo(BaseModel):
+    """One file stored for the acta: the first upload, or a rescan that read the same on every field."""
+
+    sha256: str = Field(description="sha256 of the file; GET /actas/{sha256} finds the acta by it too")
+    uploaded_by: str
+    created_at: datetime
+
+
 class ActaRecordInfo(BaseModel):
     """What the service keeps about a stored acta, beside the machine reading."""
 
@@ -73,7 +81,15 @@ class ActaRecordInfo(BaseModel):
     needs_review: bool = Field(description="some field still waits for a reviewer")
     uploaded_by: str = Field(description="name of the API key that uploaded it")
     created_at: datetime
-    conflicts_with: list[str] = Field(description="other stored scans claiming the same mesa (not superseded)")
+    conflicts_with: list[str] = Field(
+        description="other stored actas claiming the same mesa of the same election (form), not superseded"
+    )
+    version: int = Field(description="moves on with every change; send it with a review to refuse a stale one")
+    scans: list[ScanInfo] = Field(description="the files stored for this acta, first upload first")
+    near_duplicates: list[str] = Field(
+        description="other actas of the same form whose scan looks the same (perceptual hash within 12 of 256 "
+        "bits): likely the same paper read differently"
+    )
     counts: dict[str, dict[str, int | None]] = Field(description="values used in the totals, section -> KEY")
     fields: list[FieldState]
     checks: list[RuleCheck] = Field(description="the form's rules on the values used (reviewed where reviewed)")
@@ -133,6 +149,12 @@ class ReviewRequest(BaseModel):
     )
     keep_for_mesa: bool = Field(False, description="resolve a mesa conflict: count this scan, supersede the others")
     note: str | None = Field(None, max_length=500)
+    version: int | None = Field(
+        None,
+        ge=1,
+        le=2**31 - 1,
+        description="the record.version the reviewer saw: refused with 409 stale_version if the acta changed since",
+    )
 
     @model_validator(mode="after")
     def _something(self) -> ReviewRequest:

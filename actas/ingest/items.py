@@ -1,4 +1,4 @@
-"""One unit of work (an acta: an image file, or one page of a PDF) and what became of it."""
+"""One unit of work (an acta: an image file, or one page of a PDF or of a multi-page TIFF) and what became of it."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from actas.ingest.pdf import render_page
+from actas.ingest.pdf import is_pdf, render_page
+from pipeline.image_io import tiff_page_png
 
-Key = tuple[str, int | None]  # (sha256 of the file's bytes, 1-based PDF page or None): what resuming skips
+Key = tuple[str, int | None]  # (sha256 of the file's bytes, 1-based PDF/TIFF page or None): what resuming skips
 
 
 class FileChanged(ValueError):
@@ -19,8 +20,8 @@ class FileChanged(ValueError):
 @dataclass(frozen=True)
 class WorkItem:
     path: Path
-    sha256: str  # of the whole file's bytes (the PDF's, for a page)
-    page: int | None = None  # 1-based page of a PDF; None for an image file
+    sha256: str  # of the whole file's bytes (the PDF's or TIFF's, for a page)
+    page: int | None = None  # 1-based page of a PDF or multi-page TIFF; None for a single image
 
     @property
     def key(self) -> Key:
@@ -35,11 +36,13 @@ class WorkItem:
         return self.path.name if self.page is None else f"{self.path.stem}.page{self.page}.png"
 
     def scan_bytes(self) -> bytes:
-        """The bytes to read: the image file itself, or the PDF page rendered to PNG."""
+        """The bytes to read: the image file itself, or the PDF page rendered to PNG, or the TIFF page as PNG."""
         data = self.path.read_bytes()
         if hashlib.sha256(data).hexdigest() != self.sha256:
             raise FileChanged("the file changed while being ingested; run again to read the new version")
-        return data if self.page is None else render_page(data, self.page)
+        if self.page is None:
+            return data
+        return render_page(data, self.page) if is_pdf(data) else tiff_page_png(data, self.page)
 
 
 @dataclass(frozen=True)

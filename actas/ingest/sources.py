@@ -2,7 +2,8 @@
 
 Folders contribute their files named like scans (.jpg .jpeg .png .tif .tiff .pdf, any case; hidden names
 skipped); a file named on the command line or matched by a glob is always tried. What a file is comes from
-its bytes, not its name: a PDF is split into pages, anything else goes to the reader, which names the problem.
+its bytes, not its name: a PDF or a multi-page TIFF is split into pages, anything else goes to the reader,
+which names the problem.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 from actas.ingest.errors import UsageError
 from actas.ingest.items import Key, WorkItem
 from actas.ingest.pdf import PdfError, is_pdf, page_count
+from pipeline.errors import ImageError
+from pipeline.image_io import sniff_format, tiff_pages
 
 SCAN_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".pdf"})
 _GLOB_CHARS = frozenset("*?[")
@@ -119,6 +122,12 @@ def _keys(path: Path, out: Plan) -> tuple[str, list[int | None]] | None:
         out.failures.append(PlanFailure(path, None, exc.strerror or str(exc)))
         return None
     sha = hashlib.sha256(data).hexdigest()
+    if sniff_format(data) == "TIFF":
+        try:
+            n = tiff_pages(data)
+        except ImageError:
+            return sha, [None]  # the reader will say what is wrong with it
+        return sha, [None] if n <= 1 else list(range(1, n + 1))
     if not is_pdf(data):
         return sha, [None]
     try:

@@ -21,6 +21,7 @@ from service import crud
 from service.deps import Operator, Reader, ReaderDep, Reviewer, SessionDep, SettingsDep
 from service.errors import ApiError, responses
 from service.models import Acta, ActaStatus, Blob
+from service.phash import perceptual_hash
 from service.schemas import EXAMPLE_ACTA_ID, SHA256_PATTERN, ActaDocument, ActaPage, ActaSummary, ReviewRequest
 
 router = APIRouter(prefix="/actas", tags=["actas"])
@@ -30,6 +31,15 @@ ActaIdPath = Annotated[
     str, Path(pattern=SHA256_PATTERN, description="sha256 of the scan, lower-case hex", examples=[EXAMPLE_ACTA_ID])
 ]
 TEMPLATE_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+# OpenAPI links: what a client (and schemathesis' stateful phase) can do with a stored acta's id.
+UPLOAD_LINKS = {
+    op: {"operationId": op, "parameters": {"acta_id": "$response.body#/acta_id"}}
+    for op in ("get_acta", "get_scan", "get_overlay", "review_acta")
+}
+LIST_LINKS = {
+    op: {"operationId": op, "parameters": {"acta_id": "$response.body#/items/0/acta_id"}}
+    for op in ("get_acta", "get_scan", "get_overlay", "review_acta")
+}
 MESA_PATTERN = r"^[0-9]{1,10}-[0-9]$"
 
 _PNG = {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}
@@ -40,20 +50,25 @@ _SCAN = {
 }
 
 
-def _read(reader: ActaReader, data: bytes, template: str | None) -> ActaReading:
+def _read(reader: ActaReader, data: bytes, template: str | None) -> tuple[ActaReading, str | None]:
     try:
-        return reader.read(data, template)
+        return reader.read(data, template), perceptual_hash(data)
     except UnprocessableImage as exc:
         log.warning({"event": "unreadable_image", "error": str(exc)})
         raise
 
 
 def _store(
-    sessions: sessionmaker[Session], reading: ActaReading, data: bytes, who: str, templates: dict[str, Template]
-) -> tuple[ActaDocument, bool]:
+    sessions: sessionmaker[Session],
+    reading: ActaReading,
+    data: bytes,
+    who: str,
+    templates: dict[str, Template],
+    phash: str | None,
+) -> tuple[ActaDocument, crud.StoreOutcome]:
     with sessions() as session:
-        acta, created = crud.store_reading(session, reading, data, who, templates)
-        return crud.to_document(session, acta, templates), created
+        stored = crud.store_reading(session, reading, data, who, templates, phash)
+        return crud.to_document(session, stored.acta, templates), stored.outcome
 
 
 def _document(sessions: sessionmaker[Session], acta_id: str, templates: dict[str, Template]) -> ActaDocument | None:
@@ -70,7 +85,7 @@ def _document(sessions: sessionmaker[Session], acta_id: str, templates: dict[str
     summary="Upload one scan; read, store and return it",
     responses={
         200: {"model": ActaDocument, "description": "These exact bytes were stored before: the stored acta"},
-        201: {"description": "Read and stored"},
+        201: {"description": "Read and stored", "links": UPLOAD_LINKS},
         **responses(400, 401, 403, 413, 415, 422, 503),
     },
 )
@@ -88,8 +103,13 @@ async def upload_acta(
         str | None, Form(pattern=TEMPLATE_PATTERN, description="read as this form template id (default: identify it)")
     ] = None,
 ) -> ActaDocument:
-    """Idempotent: the same bytes give the same `acta_id` and one record. A second, different scan of a
-    mesa already stored puts both in conflict: neither is counted until a reviewer keeps one."""
+    """Idempotent: the same bytes give the same `acta_id` and one record. Another scan of a mesa already
+    stored (same form, same mesa code) that reads the same on every field is stored as one more scan of
+    that acta (200, `record.scans`); one that reads differently puts both in conflict: neither is counted
+    until a reviewer keeps one. The `X-Actas-Upload` header says which: new, same_bytes or rescan.
+    A multi-page TIFF is refused (422 multi_page_tiff): one acta per upload."""
+    if len((await request.form()).getlist("file")) > 1:
+        raise ApiError(422, "one_file_per_upload", "send one `file` part per upload (one acta per upload)")
     data = await file.read(settings.max_upload_bytes + 1)
     if len(data) > settings.max_upload_bytes:
         raise ApiError(413, "file_too_large", f"the file is over the {settings.max_upload_bytes:,}-byte limit")
@@ -99,14 +119,18 @@ async def upload_acta(
     existing = await anyio.to_thread.run_sync(_document, sessions, acta_id, reader.templates)
     if existing is not None:
         response.status_code = 200
+        response.headers["X-Actas-Upload"] = crud.StoreOutcome.same_bytes.value
         request.state.created = False
         return existing
     # Reading is CPU work: a worker thread, at most `concurrency` at once; the rest wait their turn.
-    reading = await anyio.to_thread.run_sync(_read, reader, data, template, limiter=request.app.state.read_limiter)
+    reading, phash = await anyio.to_thread.run_sync(
+        _read, reader, data, template, limiter=request.app.state.read_limiter
+    )
     request.state.timings_ms = reading.timings_ms
-    doc, created = await anyio.to_thread.run_sync(_store, sessions, reading, data, who.name, reader.templates)
-    request.state.created = created
-    response.status_code = 201 if created else 200
+    doc, outcome = await anyio.to_thread.run_sync(_store, sessions, reading, data, who.name, reader.templates, phash)
+    request.state.created = outcome == crud.StoreOutcome.new
+    response.status_code = 201 if outcome == crud.StoreOutcome.new else 200
+    response.headers["X-Actas-Upload"] = outcome.value
     return doc
 
 
@@ -115,7 +139,10 @@ async def upload_acta(
     operation_id="get_acta",
     response_model=ActaDocument,
     summary="One stored acta",
-    responses=responses(401, 403, 404, 422, 503),
+    responses={
+        200: {"description": "The acta", "links": {k: v for k, v in UPLOAD_LINKS.items() if k != "get_acta"}},
+        **responses(401, 403, 404, 422, 503),
+    },
 )
 def get_acta(acta_id: ActaIdPath, _: Reader, session: SessionDep, reader: ReaderDep, request: Request) -> ActaDocument:
     request.state.acta_id = acta_id
@@ -130,7 +157,7 @@ def get_acta(acta_id: ActaIdPath, _: Reader, session: SessionDep, reader: Reader
     operation_id="list_actas",
     response_model=ActaPage,
     summary="Stored actas, newest first",
-    responses=responses(401, 403, 422, 503),
+    responses={200: {"description": "A page of actas", "links": LIST_LINKS}, **responses(401, 403, 422, 503)},
 )
 def list_actas(
     _: Reader,
@@ -197,7 +224,8 @@ async def get_overlay(acta_id: ActaIdPath, _: Reader, reader: ReaderDep, request
 def get_scan(acta_id: ActaIdPath, _: Reader, session: SessionDep, request: Request) -> Response:
     request.state.acta_id = acta_id
     acta = crud.get_acta(session, acta_id)
-    blob = session.get(Blob, acta.blob_sha256) if acta else None
+    # The file asked for: a rescan's own bytes when the id is a rescan's sha256.
+    blob = (session.get(Blob, acta_id) or session.get(Blob, acta.blob_sha256)) if acta else None
     if blob is None:
         raise ApiError(404, "not_found", f"no acta {acta_id}")
     return Response(blob.data, media_type=blob.media_type, headers={"Cache-Control": "private, max-age=3600"})
@@ -209,14 +237,20 @@ def get_scan(acta_id: ActaIdPath, _: Reader, session: SessionDep, request: Reque
     response_model=ActaDocument,
     tags=["review"],
     summary="Confirm or correct field values; keep this scan for its mesa",
-    responses=responses(400, 401, 403, 404, 409, 422, 503),
+    responses={
+        200: {"description": "The acta after the review", "links": {"get_acta": UPLOAD_LINKS["get_acta"]}},
+        **responses(400, 401, 403, 404, 409, 422, 503),
+    },
 )
 def review_acta(
     acta_id: ActaIdPath, body: ReviewRequest, who: Reviewer, session: SessionDep, reader: ReaderDep, request: Request
 ) -> ActaDocument:
     """Each change is an audit record (who, when, old, new); the machine reading is never overwritten.
     `/results` then uses the reviewed values. `keep_for_mesa` resolves a mesa conflict: this scan is
-    counted and every other scan of the mesa superseded."""
+    counted and every other scan of the mesa superseded. Reviews of one acta are serialised: one that
+    finds the acta changed under it is applied again to what is stored, and after a few such tries
+    answers 409 stale_review with Retry-After; `version` (the record.version read) makes any change since
+    a 409 stale_version."""
     request.state.acta_id = acta_id
     acta = crud.review(session, acta_id, body, who.name, reader.templates)
     return crud.to_document(session, acta, reader.templates)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from service.db import ping
+from service.errors import RETRY_AFTER_S
 from service.schemas import ErrorBody, Health, Readiness
 
 router = APIRouter(tags=["health"])
@@ -26,12 +27,18 @@ def health() -> Health:
 def ready(request: Request) -> Readiness | JSONResponse:
     reader = getattr(request.app.state, "reader", None)
     if reader is None:
-        return JSONResponse({"detail": "the model is not loaded", "code": "not_ready"}, status_code=503)
+        return JSONResponse(
+            {"detail": "the model is not loaded", "code": "not_ready"},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
     try:
         ping(request.app.state.engine)
     except Exception as exc:  # any failure to reach the database means not ready, whatever the driver raised
         return JSONResponse(
-            {"detail": f"database unreachable ({type(exc).__name__})", "code": "not_ready"}, status_code=503
+            {"detail": f"database unreachable ({type(exc).__name__})", "code": "not_ready"},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
         )
     return Readiness(
         status="ready",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import shutil
 import signal
@@ -247,19 +248,19 @@ def free_port() -> int:
 def live_service(tmp_path: Path, reader: ActaReader) -> Iterator[tuple[str, str]]:
     """The real service (uvicorn on loopback, in a thread) over SQLite in tmp_path; (url, operator key)."""
     from service.app import create_app
-    from service.db import create_tables, make_engine, session_factory
+    from service.db import ensure_schema, make_engine, session_factory
     from service.models import Role
     from service.security import create_key
     from service.settings import Settings
 
     database = f"sqlite:///{tmp_path / 'actas.db'}"
     engine = make_engine(database)
-    create_tables(engine)
+    ensure_schema(engine)
     with session_factory(engine)() as session:
         key = create_key(session, "scanner-1", Role.operator)
         session.commit()
     engine.dispose()
-    settings = Settings(_env_file=None, database_url=database, model_path=SHIPPED_MODEL, prefer_gpu=False)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url=database, model_path=SHIPPED_MODEL, prefer_gpu=False)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings, reader=reader), host="127.0.0.1", port=port, log_level="warning")
@@ -369,3 +370,23 @@ def test_url_mode_retries_503_and_gives_up_on_a_dead_service(tmp_path: Path) -> 
 
     dead = f"http://127.0.0.1:{free_port()}"
     assert main(["ingest", *common, "--out", str(tmp_path / "c"), "--url", dead, "--retries", "1"]) == 2
+
+
+def test_a_multi_page_tiff_is_read_page_by_page(tmp_path: Path) -> None:
+    """A two-page TIFF (two real runoff scans) is two actas, as a two-page PDF is; resuming skips both."""
+    from pipeline.image_io import tiff_page_png
+
+    names = ["mesa_1000551.jpg", "mesa_8002451.jpg"]
+    pages = [Image.open(RUNOFF / n).convert("RGB") for n in names]
+    tiff = tmp_path / "scans" / "batch.tif"
+    tiff.parent.mkdir()
+    pages[0].save(tiff, format="TIFF", save_all=True, append_images=pages[1:], compression="tiff_lzw")
+    out = tmp_path / "out"
+    assert main(["ingest", str(tiff.parent), "--out", str(out), "--cpu", "--workers", "1", "--no-progress"]) == 0
+    lines = sorted(result_lines(out), key=lambda d: d["page"])
+    assert [(Path(d["source"]).name, d["page"]) for d in lines] == [("batch.tif", 1), ("batch.tif", 2)]
+    for d, name in zip(lines, names, strict=True):
+        assert d["reading"]["mesa_code"] == TRUTH[name]["mesa_code"]
+        assert d["reading"]["acta_id"] == hashlib.sha256(tiff_page_png(tiff.read_bytes(), d["page"])).hexdigest()
+    assert main(["ingest", str(tiff.parent), "--out", str(out), "--cpu", "--workers", "1", "--no-progress"]) == 0
+    assert len(result_lines(out)) == 2  # both pages already read: skipped

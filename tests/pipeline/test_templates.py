@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 

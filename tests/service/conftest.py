@@ -25,7 +25,7 @@ from pipeline.reader import ActaReader
 from pipeline.schema import ActaReading
 from service.app import create_app
 from service.db import make_engine, session_factory
-from service.models import Base, Role
+from service.models import Role
 from service.security import create_key
 from service.settings import Settings
 from tests.conftest import ACTAS
@@ -89,17 +89,24 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'actas.db'}"
         return
     url: str = request.getfixturevalue("pg_database")
-    engine = make_engine(url)
-    Base.metadata.drop_all(engine)
-    engine.dispose()
+    reset_postgres(url)
     yield url
+
+
+def reset_postgres(url: str) -> None:
+    """An empty database again: every table (alembic_version included) dropped."""
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     return Settings(
         _env_file=None,
         database_url=database_url,
-        model_path=SHIPPED_MODEL,  # type: ignore[call-arg]
+        model_path=SHIPPED_MODEL,
         **overrides,
     )
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
+from pipeline.schema import ActaReading
 from tests.images import imread
 
 
@@ -52,3 +55,24 @@ def not_a_form(seed: int = 0) -> bytes:
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])
     assert ok
     return bytes(buf)
+
+
+def with_a_digit_erased(path: Path, reading: ActaReading) -> bytes:
+    """The same paper with the leading written digit of its first non-blank count painted white: another
+    scan of the mesa that reads differently (as a mesa scanned before and after a correction would)."""
+    img = imread(path)
+    field = next(f for f in reading.fields if f.value)
+    digit = next(d for d in field.digits if d.char not in (None, "0"))
+    x, y, w, h = digit.box
+    cv2.rectangle(img, (x + 3, y + 3), (x + w - 4, y + h - 4), (255, 255, 255), -1)
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok
+    return bytes(buf)
+
+
+def multi_page_tiff(paths: list[Path]) -> bytes:
+    """A TIFF with one real scan per page."""
+    pages = [Image.open(p).convert("RGB") for p in paths]
+    out = io.BytesIO()
+    pages[0].save(out, format="TIFF", save_all=True, append_images=pages[1:], compression="tiff_lzw")
+    return out.getvalue()

@@ -42,8 +42,19 @@ def test_dockerfile_shape(name: str) -> None:
 def test_gpu_dockerfile_uses_cuda_and_onnxruntime_gpu() -> None:
     text = (REPO / "Dockerfile.gpu").read_text()
     assert re.search(r"nvidia/cuda:12[.\d]*-cudnn-runtime", text)
-    assert re.search(r"pip install --no-cache-dir onnxruntime-gpu==\d", text)
     assert "pip uninstall -y onnxruntime" in text
+
+
+def test_cpu_and_gpu_images_run_the_same_onnxruntime() -> None:
+    """pyproject pins onnxruntime (the CPU image); the GPU image installs onnxruntime-gpu at that version,
+    read from the installed package's metadata, and its build fails when the two differ."""
+    pins = re.findall(r'"onnxruntime==([\d.]+)"', (REPO / "pyproject.toml").read_text())
+    assert pins == ["1.31.1"]  # onnxruntime-gpu has no newer release
+    text = (REPO / "Dockerfile.gpu").read_text()
+    assert 'm.requires("actas-ocr")' in text and 'r.startswith("onnxruntime==")' in text
+    assert 'pip install --no-cache-dir "onnxruntime-gpu==${ORT_VERSION}"' in text
+    assert "sys.exit(onnxruntime.__version__ != '${ORT_VERSION}')" in text
+    assert not re.search(r"onnxruntime(-gpu)?==\d", text)  # no second literal version to drift
 
 
 def test_dockerignore_keeps_data_and_secrets_out() -> None:

@@ -17,7 +17,7 @@ from service.models import Acta, ActaField, Blob, Review
 from service.models import Role as R
 from tests.images import imdecode
 from tests.service.conftest import GENERAL, RUNOFF, SAMPLE, Api, MemoReader, start_api
-from tests.service.inputs import not_a_form, png_bomb, truncated
+from tests.service.inputs import multi_page_tiff, not_a_form, png_bomb, truncated
 
 
 def row_counts(api: Api) -> dict[str, int]:
@@ -69,6 +69,13 @@ BAD_INPUTS: dict[str, tuple[Callable[[], bytes], int, str]] = {
     "text file": (lambda: "VOTOS VÁLIDOS: 204\nno es una imagen\n".encode(), 415, "unsupported_media_type"),
     "decompression bomb": (png_bomb, 413, "image_too_large"),
     "truncated jpeg": (lambda: truncated(SAMPLE.read_bytes()), 422, "corrupt_image"),
+    # Issue 18: the first 60% of a real scan with an end-of-image marker appended was stored, read half-decoded.
+    "truncated jpeg with an end marker": (
+        lambda: SAMPLE.read_bytes()[: len(SAMPLE.read_bytes()) * 6 // 10] + b"\xff\xd9",
+        422,
+        "corrupt_image",
+    ),
+    "two-page tiff": (lambda: multi_page_tiff([SAMPLE, RUNOFF[0]]), 422, "multi_page_tiff"),
     "not a form": (not_a_form, 422, "not_a_form"),
 }
 
@@ -81,6 +88,30 @@ def test_bad_input_status_json_error_and_nothing_stored(api: Api, case: str) -> 
     assert r.headers["content-type"] == "application/json"
     assert r.json()["code"] == code and r.json()["detail"]
     assert row_counts(api) == {"actas": 0, "acta_fields": 0, "blobs": 0, "reviews": 0}
+    if code == "multi_page_tiff":
+        assert r.json()["detail"] == "one acta per upload: this TIFF has 2 pages"
+
+
+def test_trailing_bytes_after_a_whole_jpeg_are_accepted(api: Api, service_reader: MemoReader) -> None:
+    """Issue 18: a valid JPEG followed by 4 KB of other bytes was refused as truncated. It reads as the scan."""
+    data = SAMPLE.read_bytes()
+    padded = data + bytes(range(256)) * 16
+    r = api.upload(padded)
+    assert r.status_code == 201, r.text
+    assert r.json()["counts"] == service_reader.read(data).counts
+
+
+def test_two_file_parts_are_refused(api: Api, sample_bytes: bytes) -> None:
+    files = [("file", ("a.jpg", sample_bytes, "image/jpeg")), ("file", ("b.jpg", b"x", "image/jpeg"))]
+    r = api.client.post("/actas", files=files, headers=api.headers(R.operator))
+    assert r.status_code == 422 and r.json()["code"] == "one_file_per_upload", r.text
+    assert row_counts(api)["actas"] == 0
+
+
+def test_the_bomb_413_quotes_the_services_limit(api: Api) -> None:
+    r = api.upload(png_bomb())
+    assert r.status_code == 413
+    assert r.json()["detail"] == f"image has 900,000,000 pixels; the limit is {DEFAULT_MAX_PIXELS:,}"
 
 
 def test_degenerate_images_are_422(api: Api) -> None:
@@ -99,10 +130,11 @@ def test_malformed_bodies_and_wrong_methods(api: Api) -> None:
         "/actas", content=b"--x\r\nnot multipart", headers={**h, "Content-Type": "multipart/form-data; boundary=x"}
     )
     assert r.status_code in (400, 422) and r.json()["code"] in ("bad_request", "invalid_request")
-    r = api.client.put(
-        "/actas/" + "0" * 64 + "/review", content=b"\xff\xfe{", headers={**h, "Content-Type": "application/json"}
-    )
-    assert r.status_code in (400, 422) and "code" in r.json()
+    for junk in (b"\xff\xfe{", b'{"fields": [', b"not json"):
+        r = api.client.put(
+            "/actas/" + "0" * 64 + "/review", content=junk, headers={**h, "Content-Type": "application/json"}
+        )
+        assert r.status_code == 400 and r.json()["code"] == "bad_request", (junk, r.text)
     r = api.client.delete("/actas", headers=h)
     assert r.status_code == 405 and r.json()["code"] == "method_not_allowed"
     assert {"GET", "POST"} <= set(r.headers["allow"].split(", "))

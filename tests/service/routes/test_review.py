@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from pipeline.schema import ActaReading
+from service.models import Mesa
 from service.models import Role as R
 from tests.service.conftest import SAMPLE, Api
-from tests.service.inputs import reencode_jpeg
+from tests.service.inputs import reencode_jpeg, with_a_digit_erased
 
 RUNOFF_TOTALS = ("bo2025-runoff", "presidente")
 
@@ -113,11 +117,39 @@ def test_review_unknown_acta(api: Api) -> None:
     assert r.status_code == 404 and r.json()["code"] == "not_found"
 
 
+def test_a_rescan_read_the_same_is_one_acta_counted_once(api: Api, sample_bytes: bytes) -> None:
+    """The same paper scanned again (new bytes: a re-encoding) reads the same on every field: it is one
+    more scan of the stored acta, counted once, no conflict; GET by either file's sha256 finds it."""
+    first = api.upload(sample_bytes).json()
+    rescan_bytes = reencode_jpeg(SAMPLE, quality=80)
+    r = api.upload(rescan_bytes, name="rescan.jpg")
+    assert r.status_code == 200 and r.headers["x-actas-upload"] == "rescan", r.text
+    again = r.json()
+    assert again["acta_id"] == first["acta_id"] and again["record"]["status"] == "counted"
+    rescan_id = hashlib.sha256(rescan_bytes).hexdigest()
+    assert [s["sha256"] for s in again["record"]["scans"]] == [first["acta_id"], rescan_id]
+    assert again["record"]["conflicts_with"] == [] and again["record"]["near_duplicates"] == []
+    res = results(api)
+    assert (res["actas"], res["counted"], res["in_conflict"]) == (1, 1, 0)
+    assert runoff(res)["totals"]["presidente"] == {k: v or 0 for k, v in first["counts"]["presidente"].items()}
+    h = api.headers(R.reader)
+    assert api.client.get(f"/actas/{rescan_id}", headers=h).json()["acta_id"] == first["acta_id"]
+    assert api.client.get(f"/actas/{rescan_id}/scan", headers=h).content == rescan_bytes
+    assert api.upload(rescan_bytes).headers["x-actas-upload"] == "same_bytes"
+    engine = api.client.app.state.engine  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        assert conn.execute(select(Mesa.template, Mesa.code, Mesa.scans)).all() == [("bo2025-runoff", "100055-1", 2)]
+
+
 def test_two_scans_of_one_mesa_are_a_conflict_until_resolved(api: Api, sample_bytes: bytes) -> None:
     first = api.upload(sample_bytes).json()
     assert runoff(results(api))["counted"] == 1
-    second = api.upload(reencode_jpeg(SAMPLE, quality=80), name="rescan.jpg").json()
+    # The same mesa's paper with one digit gone: it reads differently, so the two are in conflict.
+    changed = with_a_digit_erased(SAMPLE, ActaReading.model_validate({k: v for k, v in first.items() if k != "record"}))
+    second = api.upload(changed, name="rescan.jpg").json()
     assert second["acta_id"] != first["acta_id"] and second["mesa_code"] == first["mesa_code"] == "100055-1"
+    assert second["counts"] != first["counts"]
+    assert second["record"]["near_duplicates"] == [first["acta_id"]]  # the perceptual hash sees the same paper
     assert second["record"]["status"] == "conflict"
     assert second["record"]["conflicts_with"] == [first["acta_id"]]
     h = api.headers(R.reader)
@@ -176,3 +208,37 @@ def test_two_scans_of_one_mesa_are_a_conflict_until_resolved(api: Api, sample_by
 def test_review_bodies_are_strict(api: Api, body: dict[str, Any]) -> None:
     r = review(api, "a" * 64, body)  # refused before the acta is even looked up
     assert r.status_code == 422 and r.json()["code"] == "invalid_request", r.text
+
+
+def test_a_review_that_keeps_losing_the_race_is_409_with_retry_after(
+    api: Api, sample_bytes: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When other reviews keep changing the acta under it, a review gives up after a few tries: 409
+    stale_review, Retry-After, nothing written. (Other writers are simulated: every version check fails.)"""
+    from service import crud
+
+    doc = api.upload(sample_bytes).json()
+    tries: list[int] = []
+
+    def always_stale(*args: object) -> None:
+        tries.append(1)
+        raise crud._Stale
+
+    monkeypatch.setattr(crud, "_bump", always_stale)
+    monkeypatch.setattr(crud.time, "sleep", lambda s: None)
+    r = review(api, doc["acta_id"], {"fields": [{"field": "presidente.PDC", "value": 5}]})
+    assert r.status_code == 409 and r.json()["code"] == "stale_review" and r.headers["retry-after"] == "1"
+    assert len(tries) == crud.REVIEW_ATTEMPTS
+    monkeypatch.undo()
+    after = api.client.get(f"/actas/{doc['acta_id']}", headers=api.headers(R.reader)).json()
+    assert after["record"] == doc["record"]
+
+
+def test_a_review_of_a_version_no_longer_current_is_409(api: Api, sample_bytes: bytes) -> None:
+    doc = api.upload(sample_bytes).json()
+    assert doc["record"]["version"] == 1
+    body = {"fields": [{"field": "presidente.PDC", "value": 5}], "version": 1}
+    first = review(api, doc["acta_id"], body)
+    assert first.status_code == 200 and first.json()["record"]["version"] == 2
+    r = review(api, doc["acta_id"], {**body, "fields": [{"field": "presidente.PDC", "value": 6}]})
+    assert r.status_code == 409 and r.json()["code"] == "stale_version", r.text
