@@ -34,7 +34,7 @@ import numpy.typing as npt
 
 from actas.files import write_atomic
 from pipeline.box_grid import BoxGroup, all_boxes, consensus_boxes, darkest_channel, group_boxes
-from pipeline.box_groups import CELL_HEIGHT_PX, MARGIN, extract_group, locate_cells, snap_problem
+from pipeline.box_groups import CELL_HEIGHT_PX, MARGIN, locate_cells, snap_problem
 from pipeline.registration import FormRegistrar, register_pair
 from pipeline.templates import Template, load_template, load_templates
 
@@ -53,6 +53,11 @@ MASK_GROW = 9  # px (frame) a masked region is grown by: pen strokes have soft e
 MIN_MASK_AREA = 60  # px (frame): smaller differences are noise or a line's misregistration
 MASK_TILE = 16  # px (frame): masks are drawn on a grid this fine
 MIN_TILE_SHARE = 0.02  # of a tile's pixels that must differ for the tile to be masked
+# A group moves only when its printed lines are at least this far (frame px) from where the template
+# has it: snapping locates a line to about a pixel (run means on a patch resampled at ~1.8x), so smaller
+# moves would make `check --write` drift from run to run instead of settling.
+MIN_MOVE_PX = 1.5
+MAX_FIELD_DIGITS = 6  # FieldSpec's limit: a count has at most this many boxes
 COLUMN_GAP = 60  # px (frame): groups whose left edges are this close form one column
 
 
@@ -156,7 +161,9 @@ def _merge_touching(rects: list[Rect]) -> list[Rect]:
     rs = sorted(rects, key=lambda r: -r[2] * r[3])
     kept: list[Rect] = []
     for r in rs:
-        if not any(k[0] <= r[0] and k[1] <= r[1] and r[0] + r[2] <= k[0] + k[2] and r[1] + r[3] <= k[1] + k[3] for k in kept):
+        if not any(
+            k[0] <= r[0] and k[1] <= r[1] and r[0] + r[2] <= k[0] + k[2] and r[1] + r[3] <= k[1] + k[3] for k in kept
+        ):
             kept.append(r)
     return [(round(r[0]), round(r[1]), round(r[2]), round(r[3])) for r in sorted(kept, key=lambda r: (r[1], r[0]))]
 
@@ -193,7 +200,12 @@ def _barcodes(img: U8, to_frame: float) -> list[dict[str, object]]:
         ys = [p.top_left.y, p.top_right.y, p.bottom_left.y, p.bottom_right.y]
         pad = 12  # frame px: the quiet zone, and registration's few pixels
         x0, y0 = min(xs) * to_frame - pad, min(ys) * to_frame - pad
-        region = [round(max(0.0, x0)), round(max(0.0, y0)), round((max(xs) - min(xs)) * to_frame + 2 * pad), round((max(ys) - min(ys)) * to_frame + 2 * pad)]
+        region = [
+            round(max(0.0, x0)),
+            round(max(0.0, y0)),
+            round((max(xs) - min(xs)) * to_frame + 2 * pad),
+            round((max(ys) - min(ys)) * to_frame + 2 * pad),
+        ]
         name = str(b.format).replace(" ", "")  # zxing-cpp prints "Code 128"; its enum is Code128
         out.append({"format": name, "text": b.text, "region": [float(v) for v in region]})
     return out
@@ -205,14 +217,23 @@ def fmt_json(template: dict[str, object]) -> str:
     return re.sub(r"\[\s+([-\d.]+),\s+([-\d.]+),\s+([-\d.]+),\s+([-\d.]+)\s+\]", r"[\1, \2, \3, \4]", text) + "\n"
 
 
-def draft(form_id: str, variant: str, groups: list[BoxGroup], size: tuple[int, int], masks: list[Rect], codes: list[dict[str, object]]) -> dict[str, object]:
+def draft(
+    form_id: str,
+    variant: str,
+    groups: list[BoxGroup],
+    size: tuple[int, int],
+    masks: list[Rect],
+    codes: list[dict[str, object]],
+) -> dict[str, object]:
     sections, boxes = [], {}
     for ci, col in enumerate(_columns(groups), 1):
         key = f"col{ci}"
         fields = []
         for ri, g in enumerate(col, 1):
             fkey = f"R{ri:02d}"
-            fields.append({"key": fkey, "label": f"{key} row {ri} (x {g.rect[0]:.0f}, y {g.rect[1]:.0f})", "digits": g.n})
+            fields.append(
+                {"key": fkey, "label": f"{key} row {ri} (x {g.rect[0]:.0f}, y {g.rect[1]:.0f})", "digits": g.n}
+            )
             boxes[f"{key}.{fkey}"] = [round(v * 2) / 2 for v in g.rect]
         sections.append({"key": key, "title": f"column {ci}", "fields": fields})
     v: dict[str, object] = {
@@ -229,7 +250,13 @@ def draft(form_id: str, variant: str, groups: list[BoxGroup], size: tuple[int, i
             "pattern": r"^(\d+)$",
             "format": r"\1",
         }
-    return {"id": form_id, "title": f"{form_id} (draft: name the fields and add the printed rules)", "sections": sections, "rules": [], "variants": [v]}
+    return {
+        "id": form_id,
+        "title": f"{form_id} (draft: name the fields and add the printed rules)",
+        "sections": sections,
+        "rules": [],
+        "variants": [v],
+    }
 
 
 def overlay(img: U8, groups: list[BoxGroup], masks: list[Rect]) -> U8:
@@ -246,7 +273,11 @@ def overlay(img: U8, groups: list[BoxGroup], masks: list[Rect]) -> U8:
 def cmd_new(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     out: Path = args.out
-    targets = [out / f"{args.id}.json", out / f"{args.id}.{args.variant}.jpg", out / f"{args.id}.{args.variant}.overlay.png"]
+    targets = [
+        out / f"{args.id}.json",
+        out / f"{args.id}.{args.variant}.jpg",
+        out / f"{args.id}.{args.variant}.overlay.png",
+    ]
     existing = [str(t) for t in targets if t.exists()]
     if existing and not args.force:
         print(f"actas forms new: {', '.join(existing)} exist; --force to overwrite", file=sys.stderr)
@@ -256,23 +287,34 @@ def cmd_new(args: argparse.Namespace) -> int:
     groups = [g for g in group_boxes(boxes, args.min_boxes)]
     diff = differing_regions(samples)
     grow = 4.0  # the handwriting inside a group spills over its border
-    masks = _merge_touching([*diff, *((g.rect[0] - grow, g.rect[1] - grow, g.rect[2] + 2 * grow, g.rect[3] + 2 * grow) for g in groups)])
+    masks = _merge_touching(
+        [*diff, *((g.rect[0] - grow, g.rect[1] - grow, g.rect[2] + 2 * grow, g.rect[3] + 2 * grow) for g in groups)]
+    )
     size = (samples[0].image.shape[1], samples[0].image.shape[0])
     first = _load(args.samples[0])
-    codes = _barcodes(cv2.cvtColor(first, cv2.COLOR_BGR2GRAY), size[0] / first.shape[1])
+    codes = _barcodes(np.asarray(cv2.cvtColor(first, cv2.COLOR_BGR2GRAY), np.uint8), size[0] / first.shape[1])
     ref = masked_reference(samples, masks)
+    # longer rows of boxes are ID numbers (personal data: masked, never a count field)
+    groups = [g for g in groups if g.n <= MAX_FIELD_DIGITS]
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(targets[0], fmt_json(draft(args.id, args.variant, groups, size, masks, codes)).encode())
-    small = cv2.resize(ref, (REFERENCE_WIDTH, int(round(ref.shape[0] * REFERENCE_WIDTH / ref.shape[1]))), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        ref, (REFERENCE_WIDTH, int(round(ref.shape[0] * REFERENCE_WIDTH / ref.shape[1]))), interpolation=cv2.INTER_AREA
+    )
     write_atomic(targets[1], bytes(cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])[1]))
     write_atomic(targets[2], bytes(cv2.imencode(".png", overlay(samples[0].image, groups, masks))[1]))
     found_codes = ", ".join(f"{c['format']} {c['text']!r}" for c in codes) or "none"
-    print(f"{len(samples)} of {len(args.samples)} samples registered; {len(groups)} box groups "
-          f"({', '.join(f'{n}x{sum(g.n == n for g in groups)}' for n in sorted({g.n for g in groups}))} boxes); "
-          f"{len(masks)} masked regions ({len(diff)} where samples differ); barcodes: "
-          f"{found_codes}; {time.perf_counter() - t0:.1f} s")
+    print(
+        f"{len(samples)} of {len(args.samples)} samples registered; {len(groups)} box groups "
+        f"({', '.join(f'{n}x{sum(g.n == n for g in groups)}' for n in sorted({g.n for g in groups}))} boxes); "
+        f"{len(masks)} masked regions ({len(diff)} where samples differ); barcodes: "
+        f"{found_codes}; {time.perf_counter() - t0:.1f} s"
+    )
     if len(samples) < 3:
-        print("  fewer than 3 samples: only the box groups are masked; mask names, signatures and codes by hand", file=sys.stderr)
+        print(
+            "  fewer than 3 samples: only the box groups are masked; mask names, signatures and codes by hand",
+            file=sys.stderr,
+        )
     for t in targets:
         print(f"  wrote {t}")
     return 0
@@ -298,7 +340,9 @@ def snapped_rect(gray: U8, rect: Rect, n: int) -> tuple[Rect, str | None]:
     m = MARGIN * h
     to_patch = np.array([[s, 0, -(x - m) * s], [0, s, -(y - m) * s], [0, 0, 1]], np.float64)
     size = (int(round((w + 2 * m) * s)), int(round((h + 2 * m) * s)))
-    patch = np.asarray(cv2.warpPerspective(gray, to_patch, size, flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE), np.uint8)
+    patch = np.asarray(
+        cv2.warpPerspective(gray, to_patch, size, flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE), np.uint8
+    )
     expected = (m * s, m * s, w * s, h * s)
     problem = snap_problem(patch, expected, n)
     if problem:
@@ -307,6 +351,19 @@ def snapped_rect(gray: U8, rect: Rect, n: int) -> tuple[Rect, str | None]:
     px0, py0 = cells[0][0], cells[0][1]
     px1, py1 = cells[-1][0] + cells[-1][2], cells[0][1] + cells[0][3]
     return (px0 / s + x - m, py0 / s + y - m, (px1 - px0) / s, (py1 - py0) / s), None
+
+
+def stable_snap(gray: U8, rect: Rect, n: int) -> tuple[Rect, str | None]:
+    """`snapped_rect`, kept only when snapping again from where it landed stays there: a group that jumps
+    between two sets of lines (a row's gaps on the 2020 form's tinted columns) is reported, not moved, so
+    that `check --write` settles."""
+    r1, problem = snapped_rect(gray, rect, n)
+    if problem:
+        return rect, problem
+    r2, problem = snapped_rect(gray, r1, n)
+    if problem or max(abs(a - b) for a, b in zip(r1, r2, strict=True)) >= MIN_MOVE_PX / 2:
+        return rect, "snapping is not stable here (two sets of lines near the group)"
+    return r1, None
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -324,8 +381,10 @@ def cmd_check(args: argparse.Namespace) -> int:
             continue
         best = None
         for reg in ranked:  # the variant whose groups snap best
-            frame = np.asarray(cv2.warpPerspective(gray, reg.scan_to_ref, reg.variant.size, flags=cv2.INTER_AREA), np.uint8)
-            res = {k: snapped_rect(frame, box, tpl.fields[k][1].digits) for k, box in reg.variant.boxes.items()}
+            frame = np.asarray(
+                cv2.warpPerspective(gray, reg.scan_to_ref, reg.variant.size, flags=cv2.INTER_AREA), np.uint8
+            )
+            res = {k: stable_snap(frame, box, tpl.fields[k][1].digits) for k, box in reg.variant.boxes.items()}
             ok = sum(p is None for _r, p in res.values())
             if best is None or ok > best[0]:
                 best = (ok, reg, res)
@@ -347,12 +406,15 @@ def cmd_check(args: argparse.Namespace) -> int:
             rs = found.get((v.id, k), [])
             nm = len(misses.get((v.id, k), []))
             if not rs:
-                print(f"  {v.id} {k:36s} 0/{nm}" + (f"  e.g. {misses[(v.id, k)][0]}" if nm else "  (no sample of this variant)"))
+                print(
+                    f"  {v.id} {k:36s} 0/{nm}"
+                    + (f"  e.g. {misses[(v.id, k)][0]}" if nm else "  (no sample of this variant)")
+                )
                 continue
             med = [round(float(c) * 2) / 2 for c in np.median(np.array(rs), axis=0)]
             move = max(abs(a - b) for a, b in zip(med, box, strict=True))
             print(f"  {v.id} {k:36s} {len(rs)}/{len(rs) + nm}  moves {move:.1f} px")
-            if move >= 0.5:
+            if move >= MIN_MOVE_PX:
                 raw_v["boxes"][k] = med
                 changed += 1
     if args.write and changed:

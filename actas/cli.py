@@ -86,6 +86,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(args.json, (json.dumps(report.as_dict(), indent=2) + "\n").encode())
+    if report.failed:
+        print(f"{len(report.failed)} of {len(truth.actas)} scans not read (identification or registration failed):")
+        print(report.failures())
     print(report.summary())
     return 1 if report.failed else 0
 

@@ -178,6 +178,10 @@ class EvalReport:
             )
         return "\n".join(rows)
 
+    def failures(self) -> str:
+        """Every scan not read (not identified, not registered, unreadable), with its reason."""
+        return "\n".join(f"not read: {name}: {reason}" for name, reason in self.failed)
+
     def summary(self) -> str:
         t = self.totals
         return (
@@ -186,7 +190,6 @@ class EvalReport:
             f"{self.actas_unflagged_wrong}/{self.actas} actas), "
             f"fields flagged {t.rate(t.flagged):.2%}, actas flagged {self.actas_flagged}/{self.actas}, "
             f"field accuracy before the form's rules {t.rate(t.correct_before):.2%}, failed files {len(self.failed)}"
-            + "".join(f"\n  not read: {name}: {reason}" for name, reason in self.failed)
         )
 
     def as_dict(self) -> dict[str, object]:

@@ -111,8 +111,12 @@ def group_boxes(boxes: list[Rect], min_boxes: int = 2) -> list[BoxGroup]:
 def bright_boxes(gray: U8) -> list[Rect]:
     """Boxes printed as white squares on a tinted band with no drawn border (the 2020 form's columns):
     regions brighter than their surroundings, of box size and shape."""
-    bright = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, 51, -4)
-    bright = cv2.erode(bright, np.ones((3, 3), np.uint8))  # split boxes that touch through a faint gap
+    bright = np.asarray(
+        cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, 51, -4), np.uint8
+    )
+    bright = np.asarray(
+        cv2.erode(bright, np.ones((3, 3), np.uint8)), np.uint8
+    )  # split boxes that touch through a faint gap
     return [(x - 1, y - 1, w + 2, h + 2) for x, y, w, h in _box_components(bright)]
 
 
@@ -157,7 +161,11 @@ def consensus_boxes(per_sample: list[list[Rect]], min_share: float) -> list[Rect
     for boxes in per_sample:
         for b in boxes:
             for c in clusters:
-                if _overlap(c[0], b) > 0.6 and abs(c[0][2] - b[2]) < SAME_SIZE * b[2] and abs(c[0][3] - b[3]) < SAME_SIZE * b[3]:
+                if (
+                    _overlap(c[0], b) > 0.6
+                    and abs(c[0][2] - b[2]) < SAME_SIZE * b[2]
+                    and abs(c[0][3] - b[3]) < SAME_SIZE * b[3]
+                ):
                     c.append(b)
                     break
             else:

@@ -33,7 +33,12 @@ def read_mesa_code(scan: U8, scan_to_ref: F64, spec: MesaCodeSpec) -> str | None
 
 
 def _read_region(
-    scan: U8, scan_to_ref: F64, region: tuple[float, float, float, float], scale: float, formats: tuple[zxingcpp.BarcodeFormat, ...], pattern: str
+    scan: U8,
+    scan_to_ref: F64,
+    region: tuple[float, float, float, float],
+    scale: float,
+    formats: tuple[zxingcpp.BarcodeFormat, ...],
+    pattern: str,
 ) -> str | None:
     x, y, w, h = region
     ref_to_patch = np.array([[scale, 0, -x * scale], [0, scale, -y * scale], [0, 0, 1]], np.float64)
@@ -46,7 +51,8 @@ def _read_region(
     )
     gray = cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY) if patch.ndim == 3 else patch
     for img in (gray, cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]):
-        for found in zxingcpp.read_barcodes(img, formats=formats):
+        # a tuple of formats is what zxing-cpp 2.3 asks for (`|` on formats is deprecated); its stub says BarcodeFormats
+        for found in zxingcpp.read_barcodes(img, formats=formats):  # type: ignore[arg-type]
             text = str(found.text).strip()
             if re.fullmatch(pattern, text):
                 return text

@@ -147,8 +147,10 @@ class ActaReader:
         evidence: dict[str, list[BoxEvidence]] = {name: [] for name in variant.boxes}
         crosses = "X" in tpl.no_digit_marks
         for c, p in zip(cells, probs, strict=True):
-            mark = crosses and c.cell.mark
-            evidence[c.field].append(BoxEvidence(p, c.cell.ink, c.box, mark=mark.is_x, maybe_mark=mark.maybe_x))
+            mark = c.cell.mark
+            evidence[c.field].append(
+                BoxEvidence(p, c.cell.ink, c.box, mark=crosses and mark.is_x, maybe_mark=crosses and mark.maybe_x)
+            )
         fields = []
         for name, boxes in evidence.items():
             section, spec = tpl.fields[name]
