@@ -41,7 +41,8 @@ def cmd_read(args: argparse.Namespace) -> int:
             print(f"actas read: {path}: {exc}", file=sys.stderr)
             failed += 1
             continue
-        print(trace.reading.model_dump_json(), flush=True)
+        # `source`: which file this line reads, so a batch's lines need not be matched by order
+        print(json.dumps({"source": str(path), **trace.reading.model_dump(mode="json")}), flush=True)
         if args.overlay:
             target = overlay_dir / f"{path.stem}.overlay.png" if overlay_dir else args.overlay
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -55,7 +56,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from actas.evaluation import EvalReport, load_truth, readings_by_name
 
     truth = load_truth(args.directory)
-    report = EvalReport()
+    report = EvalReport(zero_may_be_blank=truth.zero_may_be_blank)
     if args.readings:  # score what `actas ingest` already read
         try:
             done = readings_by_name(args.readings)
@@ -85,6 +86,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(args.json, (json.dumps(report.as_dict(), indent=2) + "\n").encode())
+    if report.failed:
+        print(f"{len(report.failed)} of {len(truth.actas)} scans not read (identification or registration failed):")
+        print(report.failures())
     print(report.summary())
     return 1 if report.failed else 0
 
@@ -154,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("ingest", parents=[common], help="read folders, globs and PDFs into DIR; resumable")
     add_ingest_arguments(g)
     g.set_defaults(func=cmd_ingest)
+    from actas.forms import add_arguments as add_forms_arguments  # argparse only
+
+    f = sub.add_parser("forms", help="author a form template from sample scans: new, check")
+    add_forms_arguments(f)
     _register_service_commands(sub)
     return p
 

@@ -19,6 +19,9 @@ class TruthActa(BaseModel):
 class Truth(BaseModel):
     form: str = ""
     source: str = ""
+    # The zeros come from a results table that cannot tell a written 0 from boxes left blank (2019
+    # jurors often leave a zero count blank): a blank reading (null) of an official 0 is right.
+    zero_may_be_blank: bool = False
     actas: dict[str, TruthActa]
 
 
@@ -94,6 +97,7 @@ class EvalReport:
     """Field- and acta-level scores. An acta counts as an unflagged error when any of its fields is wrong
     and not flagged: reviewers look at flagged fields, so a flag elsewhere on the acta does not save it."""
 
+    zero_may_be_blank: bool = False  # from the truth file: null where the truth says 0 counts as right
     totals: Tally = field(default_factory=Tally)
     per_field: dict[str, Tally] = field(default_factory=dict)
     actas: int = 0
@@ -136,9 +140,9 @@ class EvalReport:
                     silent += 1
                     continue
                 before = f.original_value if f.auto_corrected else f.value
-                ok = f.value == expected
+                ok = self._same(f.value, expected)
                 for t in (tally, self.totals):
-                    t.add(ok=ok, ok_before=before == expected, flagged=f.needs_review)
+                    t.add(ok=ok, ok_before=self._same(before, expected), flagged=f.needs_review)
                 if not ok:
                     wrong += 1
                     silent += not f.needs_review
@@ -146,6 +150,9 @@ class EvalReport:
         self.actas_exact += wrong == 0
         self.actas_flagged += reading.needs_review
         self.actas_unflagged_wrong += silent > 0
+
+    def _same(self, read: int | None, expected: int | None) -> bool:
+        return read == expected or (self.zero_may_be_blank and expected == 0 and read is None)
 
     def fail(self, name: str, reason: str) -> None:
         self.failed.append((name, reason))
@@ -170,6 +177,10 @@ class EvalReport:
                 f"{t.rate(t.flagged):8.2%} {t.rate(t.unflagged_errors):14.3%}"
             )
         return "\n".join(rows)
+
+    def failures(self) -> str:
+        """Every scan not read (not identified, not registered, unreadable), with its reason."""
+        return "\n".join(f"not read: {name}: {reason}" for name, reason in self.failed)
 
     def summary(self) -> str:
         t = self.totals

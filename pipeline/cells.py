@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from pipeline.box_groups import GroupPatch
 from pipeline.digit_input import INPUT_SIZE, center_digit
+from pipeline.marks import NO_MARK, MarkScore, x_score
 from pipeline.schema import PixelBox
 
 U8 = npt.NDArray[np.uint8]
@@ -33,6 +34,7 @@ STROKE = 0.11  # target stroke width as a fraction of the ink's height (MNIST's 
 class Cell:
     canvas: U8  # INPUT_SIZE x INPUT_SIZE, empty when blank
     ink: bool  # a digit-like mark was found
+    mark: MarkScore = NO_MARK  # how much the ink looks like an `X` (a form's no-digit mark)
 
 
 def segment_cell(patch: U8, rect: tuple[int, int, int, int]) -> Cell:
@@ -49,8 +51,9 @@ def segment_cell(patch: U8, rect: tuple[int, int, int, int]) -> Cell:
     support = cv2.dilate(keep.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     peak = float(np.percentile(darkness[keep], 90))
     ink = np.clip(darkness / max(peak, 1.0), 0, 1) * support
+    mark = x_score(keep)
     ink = normalise_stroke(ink, keep)
-    return Cell(center_digit((ink * 255).astype(np.uint8), min_extent=MIN_EXTENT * h), True)
+    return Cell(center_digit((ink * 255).astype(np.uint8), min_extent=MIN_EXTENT * h), True, mark)
 
 
 def ink_strength(roi: U8) -> npt.NDArray[np.float32]:

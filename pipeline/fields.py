@@ -19,6 +19,8 @@ class BoxEvidence:
     probs: npt.NDArray[np.float32]  # calibrated, over CLASSES
     ink: bool  # segmentation found a digit-like mark
     box: PixelBox
+    mark: bool = False  # the form's no-digit mark (an `X`): read as no digit, not as ink read as blank
+    maybe_mark: bool = False  # something like the mark, not sure: the classifier's reading stands, flagged
 
 
 def value_of(labels: Sequence[int]) -> int | None:
@@ -72,8 +74,10 @@ def read_field(section: str, key: str, label: str, boxes: list[BoxEvidence], loc
     # digits leaves the number itself in doubt (a digit missed, or two numbers).
     if "_" in text.strip("_"):
         reasons.append(Reason.blank_between_digits())
-    if any(d.ink and d.char is None for d in digits):
+    if any(d.ink and d.char is None and not b.mark for d, b in zip(digits, boxes, strict=True)):
         reasons.append(Reason.ink_read_as_blank())
+    if any(b.maybe_mark for b in boxes):
+        reasons.append(Reason.mark_uncertain())
     if not located:
         reasons.append(Reason.border_not_found())
     field = FieldReading(

@@ -21,6 +21,7 @@ from pipeline.cells import LocatedCell, segment_groups
 from pipeline.classifier import DigitClassifier
 from pipeline.config import ReaderConfig
 from pipeline.constraints import constrained_reading, top_values
+from pipeline.digit_input import BLANK
 from pipeline.errors import NotAForm, UnprocessableImage
 from pipeline.fields import BoxEvidence, apply_correction, read_field
 from pipeline.image_io import decode_image
@@ -94,7 +95,7 @@ class ActaReader:
             clock.lap("register")
             cells = segment_groups(groups)
             clock.lap("cells")
-            probs = self.classify(reg.template, cells)
+            probs = no_digit_marks(reg.template, cells, self.classify(reg.template, cells))
             clock.lap("classify")
             reading = self.decide(scan, reg, groups, cells, probs, hashlib.sha256(data).hexdigest())
             clock.lap("checks")
@@ -144,8 +145,12 @@ class ActaReader:
         """Digits -> fields (corrected by the rules where they clearly win) -> checks -> review flags."""
         tpl, variant = reg.template, reg.variant
         evidence: dict[str, list[BoxEvidence]] = {name: [] for name in variant.boxes}
+        crosses = "X" in tpl.no_digit_marks
         for c, p in zip(cells, probs, strict=True):
-            evidence[c.field].append(BoxEvidence(p, c.cell.ink, c.box))
+            mark = c.cell.mark
+            evidence[c.field].append(
+                BoxEvidence(p, c.cell.ink, c.box, mark=crosses and mark.is_x, maybe_mark=crosses and mark.maybe_x)
+            )
         fields = []
         for name, boxes in evidence.items():
             section, spec = tpl.fields[name]
@@ -175,6 +180,19 @@ class ActaReader:
             needs_review=needs_review,
             timings_ms={},
         )
+
+
+def no_digit_marks(tpl: Template, cells: list[LocatedCell], probs: F32) -> F32:
+    """A box holding the form's no-digit mark (an `X` on the 2020 form) reads as blank, surely: the model
+    would read a cross as a digit (mostly `4`)."""
+    if "X" not in tpl.no_digit_marks:
+        return probs
+    out = probs.copy()
+    for i, c in enumerate(cells):
+        if c.cell.mark.is_x:
+            out[i] = 0.0
+            out[i, BLANK] = 1.0
+    return out
 
 
 def by_field(names: list[str], probs: F32) -> dict[str, F32]:

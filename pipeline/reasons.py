@@ -19,6 +19,7 @@ class ReasonCode(StrEnum):
     RULE_BROKEN = "rule_broken"  # in a sum that does not add up, and no holding sum vouches for it
     BOUND_BROKEN = "bound_broken"  # above a plausibility bound (e.g. more votes than electors)
     LOW_CONFIDENCE = "low_confidence"  # under the confidence threshold that applies to it
+    MARK_UNCERTAIN = "mark_uncertain"  # a box looks somewhat like the form's no-digit mark (`X`), not surely
 
     @property
     def flags(self) -> bool:
@@ -27,7 +28,7 @@ class ReasonCode(StrEnum):
 
 
 # Reasons that stay true of a field whatever value a correction gives it.
-KEPT_AFTER_CORRECTION = frozenset({ReasonCode.BORDER_NOT_FOUND})
+KEPT_AFTER_CORRECTION = frozenset({ReasonCode.BORDER_NOT_FOUND, ReasonCode.MARK_UNCERTAIN})
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,10 @@ class Reason:
     @classmethod
     def bound_broken(cls, rule: str) -> Reason:
         return cls(ReasonCode.BOUND_BROKEN, f"bound broken: {rule}")
+
+    @classmethod
+    def mark_uncertain(cls) -> Reason:
+        return cls(ReasonCode.MARK_UNCERTAIN, "a box may hold the form's no-digit mark (X), or a digit")
 
     @classmethod
     def low_confidence(cls, confidence: float) -> Reason:

@@ -197,3 +197,28 @@ def _plausible(h: F64, size: tuple[int, int]) -> bool:
     except np.linalg.LinAlgError:
         return False
     return bool(cv2.isContourConvex(quad.astype(np.float32))) and cv2.contourArea(quad) > 1e3
+
+
+def register_pair(reference: U8, gray: U8) -> tuple[F64, int] | None:
+    """(homography `gray` pixel -> `reference` pixel, inliers) for two copies of one form, no template
+    needed (authoring registers its samples to one another); None when they do not match."""
+    feats = cv2.SIFT.create(nfeatures=N_FEATURES)
+    ref_small, ref_scale = _working_copy(reference)
+    small, scale = _working_copy(gray)
+    k1, d1 = feats.detectAndCompute(ref_small, None)
+    k2, d2 = feats.detectAndCompute(small, None)
+    if d1 is None or d2 is None or len(k1) < 8 or len(k2) < 8:
+        return None
+    pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(d2, d1, k=2)
+    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < RATIO * p[1].distance]
+    if len(good) < MIN_INLIERS:
+        return None
+    src = np.array([k2[m.queryIdx].pt for m in good], np.float32) / scale
+    dst = np.array([k1[m.trainIdx].pt for m in good], np.float32) / ref_scale
+    found, mask = cv2.findHomography(src, dst, cv2.USAC_ACCURATE, RANSAC_PX, maxIters=3000, confidence=0.995)
+    if found is None or mask is None or int(mask.sum()) < MIN_INLIERS:
+        return None
+    h = np.asarray(found, np.float64)
+    if not _plausible(h, (reference.shape[1], reference.shape[0])):
+        return None
+    return h, int(mask.sum())

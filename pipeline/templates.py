@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -76,12 +77,29 @@ class RuleSpec(BaseModel):
 
 
 class MesaCodeSpec(BaseModel):
-    """Where the mesa code's barcode is, and how its text becomes the printed code."""
+    """Where the mesa code's barcodes are (several candidate regions, tried in order), which barcode
+    formats to read (zxing-cpp's names: `Code128`, `Code39`, `QRCode`...), and how a barcode's text
+    becomes the printed code. The 2019 and 2020 forms carry a Code 39 in the mesa-code block and a
+    Code 128 at the top right, both with the bare code; 2025's Code 128 appends a check digit."""
 
     model_config = STRICT
-    region: Box
+    regions: list[Box] = Field(min_length=1)
+    formats: list[str] = Field(default=["Code128"], min_length=1)
     pattern: str = r"^(\d+)(\d)$"  # regular expression the barcode text must match
     format: str = r"\1-\2"  # replacement giving the printed form, e.g. 8004121 -> 800412-1
+
+    @model_validator(mode="after")
+    def _known(self) -> MesaCodeSpec:
+        import zxingcpp  # here, not at import: templates load without the barcode reader
+
+        unknown = [f for f in self.formats if not hasattr(zxingcpp.BarcodeFormat, f)]
+        if unknown:
+            raise ValueError(f"unknown barcode formats {unknown} (zxing-cpp's names, e.g. Code128, Code39)")
+        try:
+            re.compile(self.pattern)
+        except re.error as exc:
+            raise ValueError(f"pattern {self.pattern!r} is not a regular expression: {exc}") from exc
+        return self
 
 
 class VariantSpec(BaseModel):
@@ -98,6 +116,10 @@ class Template(BaseModel):
     model_config = STRICT
     id: str
     title: str
+    # What jurors write in a box that holds no digit, besides leaving it blank: on the 2020 form every
+    # unused box is crossed with an `X` (and a withdrawn party's row is pre-printed `X X X`). Such a
+    # box reads as no digit, never as a digit (`pipeline.marks`).
+    no_digit_marks: list[Literal["X"]] = []
     sections: list[SectionSpec]
     rules: list[RuleSpec] = []
     variants: list[VariantSpec] = Field(min_length=1)

@@ -80,7 +80,7 @@ def mesa_code_for(spec: MesaCodeSpec, rng: np.random.Generator) -> tuple[str, st
 
 def draw_mesa_code(img: U8, spec: MesaCodeSpec, text: str, code: str | None, scale: float) -> None:
     """The code in large type and its Code 128 barcode below, in the template's region (in place)."""
-    x, y, w, h = scaled(spec.region, scale)
+    x, y, w, h = scaled(spec.regions[0], scale)  # the first candidate region
     paper = int(np.percentile(img[::8, ::8], 95))  # white paper: the region itself is masked grey
     cv2.rectangle(img, (int(x), int(y)), (int(x + w), int(y + h)), (paper, paper, paper), -1)
     bars = np.asarray(

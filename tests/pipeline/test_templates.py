@@ -23,7 +23,7 @@ from tests.conftest import REPO
 
 def test_shipped_templates() -> None:
     templates = load_templates()
-    assert set(templates) == {"bo2025-general", "bo2025-runoff"}
+    assert set(templates) == {"bo2019-general", "bo2020-general", "bo2025-general", "bo2025-runoff"}
     general, runoff = templates["bo2025-general"], templates["bo2025-runoff"]
     assert len(general.field_keys) == 27 and "diputados.MAS_IPSP" in general.field_keys
     assert runoff.field_keys[:2] == ["presidente.PDC", "presidente.LIBRE"]

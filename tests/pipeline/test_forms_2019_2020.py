@@ -1,0 +1,91 @@
+"""The 2019 and 2020 Bolivian forms: a couple of real scans each (the 100 2019 scans are `actas eval`'s)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pipeline.marks import x_score
+from pipeline.reader import ActaReader
+from pipeline.reasons import ReasonCode
+from pipeline.templates import load_templates
+from tests.conftest import ACTAS
+from tests.images import imread
+
+Y2019 = ACTAS / "bo2019-general"
+Y2020 = ACTAS / "bo2020-general"
+
+
+@pytest.mark.parametrize(("name", "variant"), [("mesa_10368.jpg", "A1"), ("mesa_61280.jpg", "A3")])
+def test_2019_scans_register_and_read_their_mesa_code(reader: ActaReader, name: str, variant: str) -> None:
+    truth = json.loads((Y2019 / "truth.json").read_text())["actas"][name]
+    reading = reader.read((Y2019 / name).read_bytes())
+    assert (reading.template, reading.variant) == ("bo2019-general", variant)
+    assert reading.mesa_code == truth["mesa_code"]  # Code 39 in the mesa-code block, or the Code 128
+    assert len(reading.fields) == 27
+
+
+def test_2019_mesa_code_from_the_code39_alone(reader: ActaReader) -> None:
+    tpl = load_templates()["bo2019-general"]
+    v = tpl.variants[0]
+    assert v.mesa_code is not None and v.mesa_code.formats[0] == "Code39"
+    from pipeline.mesa_code import read_mesa_code
+
+    code39_only = v.mesa_code.model_copy(update={"regions": v.mesa_code.regions[:1], "formats": ["Code39"]})
+    import cv2
+
+    scan = imread(Y2019 / "mesa_10368.jpg")
+    gray = imread(Y2019 / "mesa_10368.jpg", cv2.IMREAD_GRAYSCALE)
+    reg = reader.registrar.register(gray, only="bo2019-general")
+    assert read_mesa_code(scan, reg.scan_to_ref, code39_only) == "10368"
+
+
+def test_2020_crossed_boxes_read_as_no_digit(reader: ActaReader) -> None:
+    reading = reader.read((Y2020 / "25001.jpg").read_bytes())
+    by = {f"{f.section}.{f.key}": f for f in reading.fields}
+    # read by eye on the scan: ADN, PAN-BOL and LIBRE 21 crossed in every box (XXX), JUNTOS pre-printed
+    for key in ("presidente.ADN", "presidente.PAN_BOL", "presidente.LIBRE_21", "presidente.JUNTOS"):
+        assert by[key].value is None and by[key].text == "___", key
+        assert ReasonCode.INK_READ_AS_BLANK not in by[key].reason_codes
+    assert by["presidente.CREEMOS"].text.startswith("__")  # X X 4: the crosses are no digits
+    assert reading.mesa_code == "25001"
+
+
+def test_x_shape_against_digit_shapes() -> None:
+    n = 40
+    cross = np.zeros((n, n), bool)
+    for i in range(n):
+        cross[i, max(0, i - 1) : i + 2] = True
+        cross[i, max(0, n - 2 - i) : n + 1 - i] = True
+    assert x_score(cross).is_x
+    one = np.zeros((n, n), bool)
+    one[:, 18:22] = True
+    assert not x_score(one).is_x and not x_score(one).maybe_x
+    seven = np.zeros((n, n), bool)
+    seven[0:3, :] = True
+    for i in range(n):
+        seven[i, max(0, n - 2 - i) : n + 1 - i] = True
+    assert not x_score(seven).is_x
+
+
+def test_bounds_flag_the_consistent_misread() -> None:
+    """2019, every 1 read as 7: 778 + 7 + 9 = 794 ballots holds, but the form says 221 electors."""
+    from pipeline.rules import in_doubt
+
+    rules = load_templates()["bo2019-general"].ruleset
+    values = {
+        "presidente.CC": 778,
+        "presidente.VOTOS_VALIDOS": 778,
+        "presidente.VOTOS_BLANCOS": 7,
+        "presidente.VOTOS_NULOS": 9,
+        "mesa.PAPELETAS_EN_ANFORA": 794,
+        "mesa.ELECTORES_HABILITADOS": 221,
+    }
+    checks = rules.check(values)
+    sums = [c for c in checks if c.op == "==" and "presidente.VOTOS_BLANCOS" in c.fields]
+    assert sums and all(c.ok for c in sums)
+    assert any(not c.ok and c.op == "<=" for c in checks)
+    doubt = in_doubt(checks)
+    assert ReasonCode.BOUND_BROKEN in {r.code for r in doubt["presidente.VOTOS_VALIDOS"]}
