@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipeline.rules import RuleSet
 from pipeline.templates import RuleSpec, Template
 
 MAX_ATTEMPTS = 500
@@ -76,9 +77,15 @@ def _oriented(rule: RuleSpec) -> tuple[str, list[str]] | None:
     return None
 
 
+def _sums(template: Template) -> list[RuleSpec]:
+    """The printed sums: what the counts are solved from (bounds are only checked, by the RuleSet)."""
+    return [r for r in template.rules if r.op == "=="]
+
+
 def _attempt(template: Template, rng: np.random.Generator) -> dict[str, int] | None:
     cap = _capacity(template)
-    splits = [o for r in template.rules if (o := _oriented(r)) is not None]
+    sums = _sums(template)
+    splits = [o for r in sums if (o := _oriented(r)) is not None]
     totals = {t for t, _ in splits}
     parts = {p for _, ps in splits for p in ps}
     known: dict[str, int] = {}
@@ -102,7 +109,7 @@ def _attempt(template: Template, rng: np.random.Generator) -> dict[str, int] | N
                 return None
             if unknown:
                 known.update(_split(rest, unknown, totals, rng))
-        for rule in template.rules:  # any rule with a single unknown field fixes it
+        for rule in sums:  # any sum with a single unknown field fixes it
             unknown = [k for k in dict.fromkeys(rule.left + rule.right) if k not in known]
             if len(unknown) == 1:
                 u = unknown[0]
@@ -113,12 +120,34 @@ def _attempt(template: Template, rng: np.random.Generator) -> dict[str, int] | N
                     return None
                 known[u] = value
                 progress = True
-        if not progress:  # nothing follows from what is known: draw one free field, small
+        if not progress:  # nothing follows from the sums: a field a bound caps from above, or a small one
             u = next(k for k in template.field_keys if k not in known)
-            known[u] = int(rng.integers(0, min(cap[u], 10 ** (template.fields[u][1].digits - 1) * 2) + 1))
+            known[u] = _free_value(template, u, known, cap[u], rng)
     if any(known[k] > cap[k] for k in known):
         return None
     return {k: known[k] for k in template.field_keys}
+
+
+def _free_value(template: Template, name: str, known: dict[str, int], cap: int, rng: np.random.Generator) -> int:
+    """A field no sum fixes. The bound side of a plausibility bound (the registered electors) gets what
+    the known fields under it need, plus some headroom (not everyone votes); a field under a bound whose
+    side is known (the electors who voted) anything up to it; any other field a small count."""
+    floor = [
+        RuleSet.sides(r, known)[0]
+        for r in template.rules
+        if r.op == "<=" and r.right == [name] and all(k in known for k in r.left)
+    ]
+    if floor:
+        need = max(floor)
+        return min(cap, need + int(rng.integers(0, max(1, need // 3) + 1)))
+    ceiling = [
+        RuleSet.sides(r, known)[1]
+        for r in template.rules
+        if r.op == "<=" and name in r.left and all(k in known for k in r.right)
+    ]
+    if ceiling:
+        return int(rng.integers(0, min(cap, min(ceiling)) + 1))
+    return int(rng.integers(0, min(cap, 10 ** (template.fields[name][1].digits - 1) * 2) + 1))
 
 
 def _split(total: int, parts: list[str], totals: set[str], rng: np.random.Generator) -> dict[str, int]:
@@ -146,15 +175,16 @@ def break_one_rule(
 ) -> tuple[dict[str, int], Mistake]:
     """A plausible juror's mistake in one field that sits in exactly one rule, so exactly that rule breaks."""
     cap = _capacity(template)
+    sums = _sums(template)
     in_rules: dict[str, list[RuleSpec]] = {}
-    for rule in template.rules:
-        for k in dict.fromkeys(rule.left + rule.right):
+    for rule in sums:
+        for k in rule.fields:
             in_rules.setdefault(k, []).append(rule)
     single = [k for k in template.field_keys if len(in_rules.get(k, [])) == 1]
     if not single:
-        raise ValueError(f"template {template.id}: no field belongs to exactly one rule, cannot break just one")
+        raise ValueError(f"template {template.id}: no field belongs to exactly one sum, cannot break just one")
     for _ in range(MAX_ATTEMPTS):
-        rule = template.rules[int(rng.integers(len(template.rules)))]
+        rule = sums[int(rng.integers(len(sums)))]
         candidates = [k for k in single if in_rules[k][0] is rule]
         if not candidates:
             continue
@@ -164,7 +194,7 @@ def break_one_rule(
         if written is None or written == values[name] or not 0 <= written <= cap[name]:
             continue
         out = {**values, name: written}
-        if len(template.ruleset.broken(out)) == 1:
+        if template.ruleset.broken(out) == [rule]:  # that sum, and no bound
             return out, Mistake(rule.name, name, kind, values[name], written)
     raise ValueError(f"template {template.id}: could not break exactly one rule")
 

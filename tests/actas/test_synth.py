@@ -4,6 +4,7 @@ only, deterministic per seed, a truth.json that `actas eval` takes, and scans th
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -66,7 +67,7 @@ def test_a_juror_mistake_breaks_exactly_one_rule(tid: str) -> None:
         kinds.add(m.kind)
         rules.add(m.rule)
     assert kinds == {"off_by", "transposition", "carry"}
-    assert rules == {r.name for r in tpl.rules}  # every rule can be the broken one
+    assert rules == {r.name for r in tpl.rules if r.op == "=="}  # every printed sum can be the broken one
 
 
 def test_counts_are_generic_over_the_template() -> None:
@@ -141,7 +142,7 @@ def test_truth_loads_and_matches_what_was_written(generated: dict[str, Path], mn
         assert {"rotation", "dpi", "blur", "noise", "jpeg_quality", "grayscale"} <= set(rec["scan"])
         values = {f"{s}.{k}": v for s, kv in acta.counts.items() for k, v in kv.items()}
         assert set(values) == set(tpl.field_keys)
-        assert acta.mesa_code is None or len(acta.mesa_code) == 8
+        assert acta.mesa_code is None or re.fullmatch(r"\d{3,7}(-\d)?", acta.mesa_code)  # as the form prints it
         obeyed = [RuleSet.holds(r, values) for r in tpl.rules]
         assert all(obeyed) if rec["rules_obeyed"] else obeyed.count(False) == 1
         # Every digit written is an MNIST test image of that digit, in the box the juror's style puts it.
