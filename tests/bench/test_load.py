@@ -6,8 +6,10 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 from bench.load import NOT_SENT, SAMPLES, count_errors, sample_scans
+from pipeline.templates import load_templates
 from tests.conftest import REPO
 
 
@@ -24,7 +26,10 @@ def test_uploads_not_sent_are_not_errors() -> None:
     assert count_errors(Counter({"201": 5, "422": 1, "ReadTimeout": 2, NOT_SENT: 9})) == 3
 
 
-def test_only_forms_the_service_reads() -> None:
+def test_only_forms_the_service_reads(tmp_path: Path) -> None:
     scans = sample_scans()
-    assert scans and {p.parent.name for p in scans} == {"bo2025-general", "bo2025-runoff"}
-    assert any(p.parent.name == "bo2019-general" for p in SAMPLES.glob("*/*.jpg"))  # there, but not uploaded
+    assert scans and {p.parent.name for p in scans} == set(load_templates()) & {p.name for p in SAMPLES.iterdir()}
+    for form in ("bo2025-runoff", "elections-abroad-2031"):  # a folder no template reads is not uploaded
+        (tmp_path / form).mkdir()
+        (tmp_path / form / "scan.jpg").write_bytes(b"")
+    assert [p.parent.name for p in sample_scans(tmp_path)] == ["bo2025-runoff"]
