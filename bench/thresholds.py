@@ -30,7 +30,7 @@ import numpy as np
 
 from actas.evaluation import load_truth, readings_by_name
 from pipeline.reasons import ReasonCode
-from pipeline.rules import in_doubt, vouched_fields
+from pipeline.rules import in_doubt, sparable, vouched_fields
 from pipeline.thresholds import BROKEN_RULE_SURE_CONFIDENCE, CHECKED_MIN_CONFIDENCE, FIELD_MIN_CONFIDENCE
 
 # The reasons this sweep decides itself; every other flagging reason flags a field whatever the thresholds.
@@ -47,6 +47,7 @@ class FieldOutcome:
     checked: bool  # some rule naming the field holds
     in_broken_rule: bool  # in a broken rule that no holding rule vouches for
     flagged_anyway: bool  # flagged for a reason other than low confidence or a broken rule
+    sparable: bool = True  # ...and only in broken sums one misread box could explain (`pipeline.rules.sparable`)
     paper_right: bool | None = None  # synth.json: the juror's numbers obey the rules (None: not known)
 
 
@@ -71,6 +72,7 @@ def outcomes(truth_dir: Path, results: Path) -> list[FieldOutcome]:
                     correct=f.value == expected[f.section][f.key],
                     checked=ref in vouched,
                     in_broken_rule=any(r.code is ReasonCode.RULE_BROKEN for r in doubt.get(ref, [])),
+                    sparable=sparable(doubt.get(ref, []), reading.checks),
                     flagged_anyway=bool(other),
                     paper_right=obeyed.get(name),
                 )
@@ -92,7 +94,8 @@ def flags(fields: list[FieldOutcome], t_checked: float, t_unchecked: float, sure
     """Which fields these thresholds flag."""
     conf = np.array([f.confidence for f in fields])
     threshold = np.where([f.checked for f in fields], t_checked, t_unchecked)
-    culprit = np.array([f.in_broken_rule for f in fields]) & (True if sure is None else conf < sure)
+    spared = np.array([f.sparable for f in fields]) & (False if sure is None else conf >= sure)
+    culprit = np.array([f.in_broken_rule for f in fields]) & ~spared
     flagged: np.ndarray = np.array([f.flagged_anyway for f in fields]) | (conf < threshold) | culprit
     return flagged
 

@@ -35,6 +35,7 @@ KEPT_AFTER_CORRECTION = frozenset({ReasonCode.BORDER_NOT_FOUND, ReasonCode.MARK_
 class Reason:
     code: ReasonCode
     detail: str  # the sentence shown to people
+    rule: str | None = None  # the rule it is about, for RULE_BROKEN and BOUND_BROKEN
 
     @classmethod
     def blank_between_digits(cls) -> Reason:
@@ -58,11 +59,11 @@ class Reason:
 
     @classmethod
     def rule_broken(cls, rule: str) -> Reason:
-        return cls(ReasonCode.RULE_BROKEN, f"rule broken: {rule}")
+        return cls(ReasonCode.RULE_BROKEN, f"rule broken: {rule}", rule)
 
     @classmethod
     def bound_broken(cls, rule: str) -> Reason:
-        return cls(ReasonCode.BOUND_BROKEN, f"bound broken: {rule}")
+        return cls(ReasonCode.BOUND_BROKEN, f"bound broken: {rule}", rule)
 
     @classmethod
     def mark_uncertain(cls) -> Reason:

@@ -4,8 +4,8 @@ thresholds of `pipeline.thresholds`. The acta itself needs review when a field d
 from __future__ import annotations
 
 from pipeline.fields import with_reasons
-from pipeline.reasons import Reason, ReasonCode
-from pipeline.rules import in_doubt, vouched_fields
+from pipeline.reasons import Reason
+from pipeline.rules import in_doubt, sparable, vouched_fields
 from pipeline.schema import FieldReading, RuleCheck
 from pipeline.thresholds import BROKEN_RULE_SURE_CONFIDENCE, CHECKED_MIN_CONFIDENCE, FIELD_MIN_CONFIDENCE
 
@@ -14,15 +14,18 @@ def flag_broken_rules(
     fields: list[FieldReading], checks: list[RuleCheck], sure: float | None = BROKEN_RULE_SURE_CONFIDENCE
 ) -> list[FieldReading]:
     """The fields a broken rule puts in doubt need review (the sum cannot tell which box is wrong),
-    except those of a broken sum read at least `sure` (a broken bound flags its fields however sure:
-    a misread repeated across the acta reads sure every time). The acta stays flagged and the broken
+    except those read at least `sure` of broken sums that one misread box could explain
+    (`pipeline.rules.sparable`). A broken bound flags its fields however sure (a misread repeated
+    across the acta reads sure every time), and so does a sum whose sides are further apart than one
+    box: several boxes are wrong, and on real scans misreads at 0.993 and more were among them
+    (bo2019-general: 4 such fields went unflagged before this). The acta stays flagged and the broken
     rule is listed in its checks either way."""
     doubt = in_doubt(checks)
     out = []
     for f in fields:
         reasons = doubt.get(f"{f.section}.{f.key}", [])
-        bound = [r for r in reasons if r.code is ReasonCode.BOUND_BROKEN]
-        if bound or (reasons and (sure is None or f.confidence < sure)):
+        spared = sure is not None and f.confidence >= sure and sparable(reasons, checks)
+        if reasons and not spared:
             f = with_reasons(f, reasons)
         out.append(f)
     return out

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from pipeline.reasons import Reason
+from pipeline.reasons import Reason, ReasonCode
 from pipeline.schema import RuleCheck
 
 if TYPE_CHECKING:
@@ -112,3 +112,23 @@ def in_doubt(checks: Iterable[RuleCheck]) -> dict[str, list[Reason]]:
         for k in dict.fromkeys([*c.suspects, *(k for s in tied for k in s.fields)]):
             add(k, Reason.bound_broken(c.rule))
     return out
+
+
+def one_box_apart(check: RuleCheck) -> bool:
+    """Whether one box read wrong could explain this broken sum: its sides differ by m x 10^k with m in
+    1..9. When they do not (several boxes are wrong, or the juror swapped two digits), the premise for
+    sparing a sure field of the sum (a single culprit the second look exposes) does not hold."""
+    gap = abs(check.left - check.right)
+    while gap and gap % 10 == 0:
+        gap //= 10
+    return 1 <= gap <= 9
+
+
+def sparable(reasons: Iterable[Reason], checks: Iterable[RuleCheck]) -> bool:
+    """Whether a field in doubt for these reasons may be spared when read sure: only broken sums put it
+    in doubt (no bound), and each of them is one box apart."""
+    by_rule = {c.rule: c for c in checks}
+    reasons = list(reasons)
+    return bool(reasons) and all(
+        r.code is ReasonCode.RULE_BROKEN and r.rule in by_rule and one_box_apart(by_rule[r.rule]) for r in reasons
+    )
