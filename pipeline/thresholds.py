@@ -19,7 +19,9 @@ CHECKED_MIN_CONFIDENCE = 0.65  # fields in at least one equality that holds
 # threshold judges first; it stays at a conservative 0.90 for forms with rule-less fields.
 FIELD_MIN_CONFIDENCE = 0.90  # fields that no holding rule checks
 # A field of a broken rule is a possible culprit unless read at least this sure after the second look
-# (`pipeline/views.py`); the acta stays flagged and the broken rule listed either way. None flags all.
+# (`pipeline/views.py`) and the sum is one misread box apart (`pipeline.rules.sparable`; added after the
+# sweep, when real 2019 scans showed sure misreads behind sums several boxes apart: README); the acta
+# stays flagged and the broken rule listed either way. None flags all.
 BROKEN_RULE_SURE_CONFIDENCE: float | None = 0.993
 
 # Registration is verified by the boxes themselves: at least this share of a form's box groups must
