@@ -31,8 +31,8 @@ from tests.service.conftest import (  # noqa: F401  (fixtures used by name)
 )
 
 RUNOFF = ACTAS / "bo2025-runoff"
-# Flagged on the real runoff scans: 100014 breaks a rule (papeletas: 99 + 164 = 263 read against 267) and
-# has three fields waiting; 5018381 has one (a box border not found).
+# Flagged on the real runoff scans: 100014 breaks a rule (99 + 164 = 263 ballots, 264 electors written, read 267) and
+# has four fields waiting (the rule's three, and PDC: a box border not found); 5018381 has one (a box border).
 BROKEN = RUNOFF / "mesa_100014.jpg"
 FLAGGED = RUNOFF / "mesa_5018381.jpg"
 CHROMIUM = Path("/usr/bin/chromium")

@@ -29,7 +29,7 @@ def _review(api: Api, acta_id: str, csrf: str | None, origin: str | None = ORIGI
         headers["X-CSRF-Token"] = csrf
     if origin:
         headers["Origin"] = origin
-    payload = body or {"fields": [{"field": ELECTORES, "value": 263, "seconds": 4.5}]}
+    payload = body or {"fields": [{"field": ELECTORES, "value": 264, "seconds": 4.5}]}
     r = api.client.post(f"/review/actas/{acta_id}/review", json=payload, headers=headers)
     return r.status_code
 
@@ -129,10 +129,10 @@ def test_queue_order_filters_seconds_history_and_totals(api: Api) -> None:
     assert _review(api, broken, csrf) == 200
     doc = api.client.get(f"/actas/{broken}", headers=api.headers(Role.reader)).json()
     (entry,) = doc["record"]["reviews"]
-    assert entry["field"] == ELECTORES and entry["old_value"] == 267 and entry["new_value"] == 263
+    assert entry["field"] == ELECTORES and entry["old_value"] == 267 and entry["new_value"] == 264
     assert entry["seconds"] == 4.5 and entry["reviewer"] == "test-reviewer"
     screen = api.client.get(f"/review/actas/{broken}").text
-    assert "267 → 263" in screen and "4.5" in screen
+    assert "267 → 264" in screen and "4.5" in screen
     assert 'id="reviewed-today">1<' in api.client.get("/review/queue").text
 
     rows = list(csv.DictReader(io.StringIO(api.client.get("/review/totals.csv").text)))
@@ -141,7 +141,7 @@ def test_queue_order_filters_seconds_history_and_totals(api: Api) -> None:
         f["field"]: f["value"]
         for f in api.client.get(f"/actas/{plain}", headers=api.headers(Role.reader)).json()["record"]["fields"]
     }
-    assert got[("mesa", "ELECTORES_HABILITADOS")] == 263 + machine[ELECTORES]
+    assert got[("mesa", "ELECTORES_HABILITADOS")] == 264 + machine[ELECTORES]
 
 
 def test_the_crop_is_the_fields_boxes_at_the_scans_resolution(api: Api) -> None:
