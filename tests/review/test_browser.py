@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx2
 from PIL import Image
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from service.models import Role
 from tests.review.conftest import BROKEN, FLAGGED, LiveServer
@@ -19,7 +19,7 @@ from tests.review.conftest import BROKEN, FLAGGED, LiveServer
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "review"
 MAX_PNG = 300 * 1024
 ELECTORES = "mesa.ELECTORES_HABILITADOS"
-VIEWPORT = {"width": 1280, "height": 820}
+VIEWPORT: ViewportSize = {"width": 1280, "height": 820}
 
 
 def _upload(live: LiveServer, path: Path) -> dict:

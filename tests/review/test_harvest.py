@@ -51,6 +51,7 @@ def test_harvest_writes_each_reviewed_box_at_the_scans_resolution(api: Api, tmp_
     boxes = {(f"{f['section']}.{f['key']}", i): d["box"] for f in upload["fields"] for i, d in enumerate(f["digits"])}
     for x in lines:
         crop = cv2.imread(str(out / x["crop"]))
+        assert crop is not None
         _, _, w, h = boxes[x["field"], x["box"]]
         assert crop.shape[:2] == (h, w)  # the box as it is on the scan, no resampling
 

@@ -8,11 +8,13 @@ import io
 import pytest
 from sqlalchemy import select
 
+from pipeline.schema import ActaReading
 from service.db import session_factory
 from service.models import ApiKey, ReviewSession, Role
 from service.security import revoke_key
 from tests.review.conftest import BROKEN, FLAGGED, ORIGIN, csrf_of, sign_in
-from tests.service.conftest import Api
+from tests.service.conftest import SAMPLE, Api
+from tests.service.inputs import with_a_digit_erased
 
 ELECTORES = "mesa.ELECTORES_HABILITADOS"
 
@@ -155,15 +157,42 @@ def test_the_crop_is_the_fields_boxes_at_the_scans_resolution(api: Api) -> None:
     r = api.client.get(f"/review/actas/{acta_id}/crop/{ELECTORES}.png")
     assert r.status_code == 200 and r.headers["content-type"] == "image/png"
     crop = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_COLOR)
+    assert crop is not None
     xs = [d["box"][0] for d in field["digits"]] + [d["box"][0] + d["box"][2] for d in field["digits"]]
     ys = [d["box"][1] for d in field["digits"]] + [d["box"][1] + d["box"][3] for d in field["digits"]]
     assert (
         crop.shape[1] == max(xs) - min(xs) + 16 and crop.shape[0] == max(ys) - min(ys) + 16
     )  # 8 px margin, no resampling
     scan = cv2.imdecode(np.frombuffer(BROKEN.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
+    assert scan is not None
     assert np.array_equal(crop, scan[min(ys) - 8 : max(ys) + 8, min(xs) - 8 : max(xs) + 8])
 
 
 @pytest.mark.parametrize("path", ["/review/static/acta.js", "/review/static/review.css"])
 def test_static_files_ship_in_the_package(api: Api, path: str) -> None:
     assert api.client.get(path).status_code == 200
+
+
+def test_a_mesa_conflict_side_by_side_and_keep_one(api: Api) -> None:
+    first = api.upload(SAMPLE.read_bytes()).json()
+    reading = ActaReading.model_validate({k: v for k, v in first.items() if k != "record"})
+    second = api.upload(with_a_digit_erased(SAMPLE, reading), name="rescan.jpg").json()
+    assert second["record"]["status"] == "conflict"
+    broken = _upload(api, BROKEN)
+    csrf = sign_in(api.client, api.keys[Role.reviewer])
+    queue = api.client.get("/review/queue").text
+    assert 'id="conflicts">2<' in queue
+    assert queue.index(first["acta_id"]) < queue.index(broken)  # conflicts before broken rules
+    page = api.client.get(f"/review/actas/{first['acta_id']}/conflict").text
+    assert page.count('class="card scan-card conflict"') == 2 and page.count("Conservar este") == 2
+    r = api.client.post(
+        f"/review/actas/{second['acta_id']}/keep",
+        data={"csrf": csrf, "note": "mejor escaneo"},
+        headers={"Origin": ORIGIN},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    h = api.headers(Role.reader)
+    assert api.client.get(f"/actas/{second['acta_id']}", headers=h).json()["record"]["status"] == "counted"
+    assert api.client.get(f"/actas/{first['acta_id']}", headers=h).json()["record"]["status"] == "superseded"
+    assert first["acta_id"] not in api.client.get("/review/queue").text
