@@ -102,8 +102,12 @@ def test_a_reviewer_corrects_one_field_and_confirms_the_rest_with_the_keyboard(
         page.keyboard.press("Enter")  # confirm the reading (one key), or send what was typed
         if i < len(flagged) - 1:
             expect(fields.nth(i)).to_have_class("field done")
-    # After the last field: the next acta waiting.
+    # After the last field: the next acta waiting. Skipping its one field ("s") leaves it waiting, and
+    # with nothing else to review the queue comes back.
     expect(page).to_have_url(f"{live.url}/review/actas/{other['acta_id']}")
+    expect(page.locator("#flagged li.field").first).to_have_class("field current")
+    page.keyboard.press("s")
+    expect(page).to_have_url(f"{live.url}/review/queue")
 
     doc = _api(live, f"/actas/{broken['acta_id']}")
     assert not doc["record"]["needs_review"]
