@@ -14,9 +14,9 @@ import numpy.typing as npt
 from sqlalchemy import ColumnElement, distinct, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+import pipeline.rules
 from pipeline.image_io import decode_image
-from pipeline.rules import check_rules
-from pipeline.schema import ActaReading, DigitReading, FieldReading
+from pipeline.schema import ActaReading, DigitReading, FieldReading, RuleCheck
 from pipeline.templates import Template
 from service import crud
 from service.models import Acta, ActaStatus, Blob, Review, utcnow
@@ -54,6 +54,17 @@ class Queue:
     reviewed_today_fields: int
 
 
+def rule_checks(template: Template, values: dict[str, int | None]) -> list[RuleCheck]:
+    """The form's rules on these values: through `Template.ruleset` where the core has one (sums and
+    bounds), else `pipeline.rules.check_rules`, so that this module reads the same on either side of the
+    merge of the core's RuleSet."""
+    ruleset = getattr(template, "ruleset", None)
+    if ruleset is not None:
+        return list(ruleset.check(values))
+    check_rules = getattr(pipeline.rules, "check_rules")  # noqa: B009  (absent where RuleSet replaced it)
+    return list(check_rules(template, values))
+
+
 def _waiting() -> list[ColumnElement[bool]]:
     """An acta waits for a person while a field waits or its mesa is in conflict (not once superseded)."""
     return [or_(Acta.needs_review.is_(True), Acta.status == ActaStatus.conflict), Acta.status != ActaStatus.superseded]
@@ -80,7 +91,7 @@ def queue(session: Session, templates: dict[str, Template], form: str | None = N
     for acta in actas:
         template = templates.get(acta.template)
         values = {f.name: f.value for f in acta.fields}
-        broken = sum(not c.ok for c in check_rules(template, values)) if template else 0
+        broken = sum(not c.ok for c in rule_checks(template, values)) if template else 0
         waiting = {f.name for f in acta.fields if f.waiting}
         confidence = min(
             (f["confidence"] for f in acta.reading.get("fields", []) if f"{f['section']}.{f['key']}" in waiting),
@@ -202,7 +213,14 @@ def acta_view(session: Session, acta: Acta, templates: dict[str, Template]) -> A
             )
         )
     rules = [
-        {"name": r.name, "left": list(r.left), "right": list(r.right), "op": getattr(r, "op", "==")}
+        # `op` and `each` (bounds) exist where the core has them; a plain sum otherwise.
+        {
+            "name": r.name,
+            "left": list(r.left),
+            "right": list(r.right),
+            "op": getattr(r, "op", "=="),
+            "each": bool(getattr(r, "each", False)),
+        }
         for r in (template.rules if template else [])
     ]
     return ActaView(doc, views, rules)
@@ -281,9 +299,10 @@ def chart(totals: dict[str, int], labels: dict[str, str], width: float = 560.0) 
 
 
 def candidate_keys(template: Template | None, section: str, keys: list[str]) -> list[str]:
-    """The keys of a section that are votes for someone: not the section's sums (a rule's left side),
+    """The keys of a section that are votes for someone: not the section's sums (a sum rule's left side),
     not the VOTOS_* tallies, and no section named `mesa` (ballots and electors)."""
     if section == "mesa":
         return []
-    sums = {ref for r in (template.rules if template else []) for ref in r.left}
+    rules = template.rules if template else []
+    sums = {ref for r in rules if getattr(r, "op", "==") == "==" for ref in r.left}  # a bound's left: candidates
     return [k for k in keys if not k.startswith("VOTOS_") and f"{section}.{k}" not in sums]

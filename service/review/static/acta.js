@@ -46,7 +46,9 @@
       const li = ruleItems[i];
       if (!li) return;
       const sum = function (keys) { return keys.reduce(function (s, k) { return s + (vals[k] || 0); }, 0); };
-      const left = sum(rule.left), right = sum(rule.right);
+      const right = sum(rule.right);
+      // A bound "each" holds for every left field on its own: show the largest of them.
+      const left = rule.each ? Math.max.apply(null, rule.left.map(function (k) { return vals[k] || 0; })) : sum(rule.left);
       const ok = rule.op === "<=" ? left <= right : left === right;
       li.querySelector(".left").textContent = left;
       li.querySelector(".right").textContent = right;
