@@ -14,7 +14,7 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from service.models import Role
-from tests.review.conftest import BROKEN, FLAGGED, LiveServer
+from tests.review.conftest import BROKEN, OTHERS, LiveServer
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "review"
 MAX_PNG = 300 * 1024
@@ -60,16 +60,21 @@ def _shot(page: Page, name: str) -> None:
 def test_a_reviewer_corrects_one_field_and_confirms_the_rest_with_the_keyboard(
     browser: Browser, live: LiveServer
 ) -> None:
-    broken, other = _upload(live, BROKEN), _upload(live, FLAGGED)
+    broken = _upload(live, BROKEN)
+    others = [_upload(live, path) for path in OTHERS]
+    waiting = [o for o in others if o["record"]["needs_review"]]
+    assert len(waiting) == 1, "expected one more runoff scan waiting, for the next acta"
+    (other,) = waiting
     flagged = [f["field"] for f in broken["record"]["fields"] if f["waiting_review"]]
     assert ELECTORES in flagged and len(flagged) >= 2  # a real flagged acta: one to correct, the rest to confirm
-    other_value = next(f["value"] for f in other["record"]["fields"] if f["field"] == ELECTORES)
+    read = next(f["value"] for f in broken["record"]["fields"] if f["field"] == ELECTORES)
+    others_value = sum(next(f["value"] for f in o["record"]["fields"] if f["field"] == ELECTORES) for o in others)
 
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     _sign_in(page, live, Role.reviewer)
     rows = page.locator("#queue tbody tr")
-    expect(rows).to_have_count(2)
+    expect(rows).to_have_count(2)  # the broken acta and the other one waiting
     expect(rows.first).to_have_attribute("data-acta", broken["acta_id"])  # a broken rule first
     _shot(page, "queue.png")
 
@@ -102,11 +107,13 @@ def test_a_reviewer_corrects_one_field_and_confirms_the_rest_with_the_keyboard(
         page.keyboard.press("Enter")  # confirm the reading (one key), or send what was typed
         if i < len(flagged) - 1:
             expect(fields.nth(i)).to_have_class("field done")
-    # After the last field: the next acta waiting. Skipping its one field ("s") leaves it waiting, and
-    # with nothing else to review the queue comes back.
+    # After the last field: the next acta waiting. Skipping its fields ("s") leaves it waiting, and with
+    # nothing else to review the queue comes back.
     expect(page).to_have_url(f"{live.url}/review/actas/{other['acta_id']}")
-    expect(page.locator("#flagged li.field").first).to_have_class("field current")
-    page.keyboard.press("s")
+    expect(fields.first).to_have_class("field current")
+    for i in range(fields.count()):
+        expect(fields.nth(i)).to_have_class("field current")
+        page.keyboard.press("s")
     expect(page).to_have_url(f"{live.url}/review/queue")
 
     doc = _api(live, f"/actas/{broken['acta_id']}")
@@ -119,7 +126,7 @@ def test_a_reviewer_corrects_one_field_and_confirms_the_rest_with_the_keyboard(
 
     page.goto(f"{live.url}/review/totals")
     total = page.locator(f'tr[data-key="{ELECTORES}"] .total')
-    expect(total).to_have_text(str(264 + other_value))
+    expect(total).to_have_text(str(264 + others_value))
     expect(page.locator("svg.chart rect.bar")).to_have_count(2)  # PDC, LIBRE
     _shot(page, "totals.png")
     page.goto(f"{live.url}/review/queue")
@@ -129,14 +136,14 @@ def test_a_reviewer_corrects_one_field_and_confirms_the_rest_with_the_keyboard(
     page.goto(f"{live.url}/review/actas/{broken['acta_id']}")
     history = page.locator("#history tbody")
     expect(history).to_contain_text(ELECTORES)
-    expect(history).to_contain_text("267 → 264")
+    expect(history).to_contain_text(f"{read} → 264")
     expect(history).to_contain_text("page-reviewer")
     expect(page.locator("#needs-review")).to_have_text("revisada")
     context.close()
 
 
 def test_a_reader_cannot_correct_and_a_cross_site_post_is_refused(browser: Browser, live: LiveServer) -> None:
-    acta = _upload(live, FLAGGED)["acta_id"]
+    acta = _upload(live, BROKEN)["acta_id"]
     before = len(_api(live, f"/actas/{acta}")["record"]["reviews"])
 
     reader = browser.new_context(viewport=VIEWPORT)
