@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute
 
 from pipeline.reader import ActaReader
 from service import __doc__ as package_doc
-from service import __version__, docs, errors, logs
+from service import __version__, docs, errors, logs, review
 from service.db import ensure_schema, make_engine, session_factory
 from service.head import HeadAsGet
 from service.limits import BodyLimit
@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None, reader: ActaReader | None = Non
     for router in routers:
         app.include_router(router)
     app.state.api_routes = [r for router in routers for r in router.routes if isinstance(r, APIRoute)]  # for Allow
+    review.mount(app)  # the review page, /review (not in the API's schema)
     return app
 
 

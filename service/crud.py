@@ -298,6 +298,7 @@ def to_document(session: Session, acta: Acta, templates: dict[str, Template]) ->
                 old_status=ActaStatus(r.old_status) if r.old_status else None,
                 new_status=ActaStatus(r.new_status) if r.new_status else None,
                 note=r.note,
+                seconds=r.seconds,
             )
             for r in acta.reviews
         ],
@@ -432,7 +433,7 @@ def _review(
                 if item.value >= 10**digits:
                     raise Invalid("value_out_of_range", f"{item.field} has {digits} boxes: at most {10**digits - 1}")
             action = ReviewAction.confirm if item.value == field.machine_value else ReviewAction.correct
-            audit(acta.id, action, field=item.field, old_value=field.value, new_value=item.value)
+            audit(acta.id, action, field=item.field, old_value=field.value, new_value=item.value, seconds=item.seconds)
             field.reviewed, field.reviewed_value = True, item.value
         _recompute(acta, template)
     session.flush()

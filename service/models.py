@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -188,8 +189,21 @@ class Review(Base):
     old_status: Mapped[str | None] = mapped_column(String(16))
     new_status: Mapped[str | None] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(Text)
+    seconds: Mapped[float | None] = mapped_column(Float)  # time the reviewer spent on the field (lead time)
 
     acta: Mapped[Acta] = relationship(back_populates="reviews")
+
+
+class ReviewSession(Base):
+    """A browser signed in to the review page (`service.review.sessions`): the cookie holds a random
+    token, this row only its sha256; the role is the API key's, read on every request."""
+
+    __tablename__ = "review_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(_utc, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(_utc, index=True)
 
 
 Index("ix_actas_election_mesa_status", Acta.template, Acta.mesa_code, Acta.status)

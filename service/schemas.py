@@ -52,6 +52,7 @@ class ReviewEntry(BaseModel):
     old_status: ActaStatus | None = None
     new_status: ActaStatus | None = None
     note: str | None = None
+    seconds: float | None = Field(None, description="seconds the reviewer spent on the field, when sent")
 
 
 class FieldState(BaseModel):
@@ -124,6 +125,9 @@ class FieldReview(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)  # 41, not "41" or 41.0: counts are exact
     field: FieldName
     value: int | None = Field(ge=0, le=999_999, description="the count on paper; null when the boxes are blank")
+    seconds: float | None = Field(
+        None, ge=0, le=86_400, description="seconds the reviewer spent on this field (recorded in the audit trail)"
+    )
 
 
 class ReviewRequest(BaseModel):
