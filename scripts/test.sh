@@ -2,6 +2,7 @@
 # Set up a virtual environment with every extra and run the checks and the tests (README's test command).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/ensure_chromium.sh  # the review page's browser tests drive Debian's /usr/bin/chromium
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
