@@ -14,7 +14,6 @@ import numpy.typing as npt
 from sqlalchemy import ColumnElement, distinct, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-import pipeline.rules
 from pipeline.image_io import decode_image
 from pipeline.schema import ActaReading, DigitReading, FieldReading, RuleCheck
 from pipeline.templates import Template
@@ -55,14 +54,8 @@ class Queue:
 
 
 def rule_checks(template: Template, values: dict[str, int | None]) -> list[RuleCheck]:
-    """The form's rules on these values: through `Template.ruleset` where the core has one (sums and
-    bounds), else `pipeline.rules.check_rules`, so that this module reads the same on either side of the
-    merge of the core's RuleSet."""
-    ruleset = getattr(template, "ruleset", None)
-    if ruleset is not None:
-        return list(ruleset.check(values))
-    check_rules = getattr(pipeline.rules, "check_rules")  # noqa: B009  (absent where RuleSet replaced it)
-    return list(check_rules(template, values))
+    """The form's rules (sums and bounds) on these values, by the template's one rule engine."""
+    return template.ruleset.check(values)
 
 
 def _waiting() -> list[ColumnElement[bool]]:
@@ -213,14 +206,7 @@ def acta_view(session: Session, acta: Acta, templates: dict[str, Template]) -> A
             )
         )
     rules = [
-        # `op` and `each` (bounds) exist where the core has them; a plain sum otherwise.
-        {
-            "name": r.name,
-            "left": list(r.left),
-            "right": list(r.right),
-            "op": getattr(r, "op", "=="),
-            "each": bool(getattr(r, "each", False)),
-        }
+        {"name": r.name, "left": list(r.left), "right": list(r.right), "op": r.op, "each": r.each}
         for r in (template.rules if template else [])
     ]
     return ActaView(doc, views, rules)
@@ -304,5 +290,5 @@ def candidate_keys(template: Template | None, section: str, keys: list[str]) -> 
     if section == "mesa":
         return []
     rules = template.rules if template else []
-    sums = {ref for r in rules if getattr(r, "op", "==") == "==" for ref in r.left}  # a bound's left: candidates
+    sums = {ref for r in rules if r.op == "==" for ref in r.left}  # a bound's left: candidates
     return [k for k in keys if not k.startswith("VOTOS_") and f"{section}.{k}" not in sums]
