@@ -37,7 +37,8 @@ class Cell:
     mark: MarkScore = NO_MARK  # how much the ink looks like an `X` (a form's no-digit mark)
 
 
-def segment_cell(patch: U8, rect: tuple[int, int, int, int]) -> Cell:
+def segment_cell(patch: U8, rect: tuple[int, int, int, int], score_marks: bool = False) -> Cell:
+    """`score_marks`: also score the ink as the no-digit `X` (only forms that declare the mark need it)."""
     x, y, w, h = rect
     dx, dy = int(round(w * INSET)), int(round(h * INSET))
     roi = patch[max(0, y + dy) : y + h - dy, max(0, x + dx) : x + w - dx]
@@ -51,7 +52,7 @@ def segment_cell(patch: U8, rect: tuple[int, int, int, int]) -> Cell:
     support = cv2.dilate(keep.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     peak = float(np.percentile(darkness[keep], 90))
     ink = np.clip(darkness / max(peak, 1.0), 0, 1) * support
-    mark = x_score(keep)
+    mark = x_score(keep) if score_marks else NO_MARK
     ink = normalise_stroke(ink, keep)
     return Cell(center_digit((ink * 255).astype(np.uint8), min_extent=MIN_EXTENT * h), True, mark)
 
@@ -138,10 +139,10 @@ class LocatedCell:
     box: PixelBox  # where the box is in the scan
 
 
-def segment_groups(groups: dict[str, GroupPatch]) -> list[LocatedCell]:
+def segment_groups(groups: dict[str, GroupPatch], score_marks: bool = False) -> list[LocatedCell]:
     """Every box of every field, in template order, segmented for the classifier."""
     return [
-        LocatedCell(name, segment_cell(g.image, rect), _to_scan_box(g, rect))
+        LocatedCell(name, segment_cell(g.image, rect, score_marks), _to_scan_box(g, rect))
         for name, g in groups.items()
         for rect in g.cells
     ]

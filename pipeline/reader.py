@@ -35,7 +35,6 @@ from pipeline.views import second_look
 
 U8 = npt.NDArray[np.uint8]
 F32 = npt.NDArray[np.float32]
-STAGES = ("decode", "register", "cells", "classify", "checks")
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,7 @@ class ActaReader:
         try:
             reg, groups = self.locate(scan, template)
             clock.lap("register")
-            cells = segment_groups(groups)
+            cells = segment_groups(groups, score_marks=crosses_boxes(reg.template))
             clock.lap("cells")
             probs = no_digit_marks(reg.template, cells, self.classify(reg.template, cells))
             clock.lap("classify")
@@ -145,12 +144,9 @@ class ActaReader:
         """Digits -> fields (corrected by the rules where they clearly win) -> checks -> review flags."""
         tpl, variant = reg.template, reg.variant
         evidence: dict[str, list[BoxEvidence]] = {name: [] for name in variant.boxes}
-        crosses = "X" in tpl.no_digit_marks
-        for c, p in zip(cells, probs, strict=True):
+        for c, p in zip(cells, probs, strict=True):  # marks are only scored on forms that declare them
             mark = c.cell.mark
-            evidence[c.field].append(
-                BoxEvidence(p, c.cell.ink, c.box, mark=crosses and mark.is_x, maybe_mark=crosses and mark.maybe_x)
-            )
+            evidence[c.field].append(BoxEvidence(p, c.cell.ink, c.box, mark=mark.is_x, maybe_mark=mark.maybe_x))
         fields = []
         for name, boxes in evidence.items():
             section, spec = tpl.fields[name]
@@ -182,10 +178,15 @@ class ActaReader:
         )
 
 
+def crosses_boxes(tpl: Template) -> bool:
+    """Whether the form's jurors cross unused boxes with an `X` (its `no_digit_marks`)."""
+    return "X" in tpl.no_digit_marks
+
+
 def no_digit_marks(tpl: Template, cells: list[LocatedCell], probs: F32) -> F32:
     """A box holding the form's no-digit mark (an `X` on the 2020 form) reads as blank, surely: the model
     would read a cross as a digit (mostly `4`)."""
-    if "X" not in tpl.no_digit_marks:
+    if not crosses_boxes(tpl):
         return probs
     out = probs.copy()
     for i, c in enumerate(cells):

@@ -83,7 +83,7 @@ def test_trace_holds_every_intermediate_and_read_is_its_last(reader: ActaReader)
 
 
 def test_an_opencv_failure_is_the_readers_own_error(reader: ActaReader, monkeypatch: pytest.MonkeyPatch) -> None:
-    def degenerate(*_args: object) -> None:
+    def degenerate(*_args: object, **_kwargs: object) -> None:
         raise cv2.error("OpenCV(5.0) warp.cpp:1: error: (-215:Assertion failed) dsize.area() > 0")
 
     monkeypatch.setattr("pipeline.reader.segment_groups", degenerate)
