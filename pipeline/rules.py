@@ -28,12 +28,13 @@ def _side(values: Values, keys: Iterable[str]) -> int:
     return sum(values.get(k) or 0 for k in keys)  # a blank field counts as 0, as on paper
 
 
+def _ok(rule: RuleSpec, left: int, right: int) -> bool:
+    return left == right if rule.op == "==" else left <= right
+
+
 class RuleSet:
     def __init__(self, rules: Iterable[RuleSpec]) -> None:
         self.rules: tuple[RuleSpec, ...] = tuple(rules)
-
-    def __len__(self) -> int:
-        return len(self.rules)
 
     @staticmethod
     def sides(rule: RuleSpec, values: Values) -> tuple[int, int]:
@@ -44,8 +45,7 @@ class RuleSet:
 
     @classmethod
     def holds(cls, rule: RuleSpec, values: Values) -> bool:
-        left, right = cls.sides(rule, values)
-        return left == right if rule.op == "==" else left <= right
+        return _ok(rule, *cls.sides(rule, values))
 
     def broken(self, values: Values) -> list[RuleSpec]:
         return [r for r in self.rules if not self.holds(r, values)]
@@ -54,15 +54,12 @@ class RuleSet:
         """The fields (section.KEY) of every rule these values break: the suspects of a second look."""
         return {k for c in self.check(values) if not c.ok for k in c.suspects}
 
-    def vouched(self, values: Values) -> set[str]:
-        return vouched_fields(self.check(values))
-
     def check(self, values: Values) -> list[RuleCheck]:
         """Each rule's two sides, in the template's order."""
         out = []
         for rule in self.rules:
             left, right = self.sides(rule, values)
-            ok = left == right if rule.op == "==" else left <= right
+            ok = _ok(rule, left, right)
             suspects = [] if ok else self._suspects(rule, values, right)
             out.append(
                 RuleCheck(
