@@ -56,6 +56,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from actas.evaluation import EvalReport, load_truth, readings_by_name
 
     truth = load_truth(args.directory)
+    if args.only:  # e.g. a harvested dataset's held-out scans: a figure on scans never trained on
+        try:
+            names = {Path(n.strip()).name for n in args.only.read_text(encoding="utf-8").splitlines() if n.strip()}
+        except OSError as exc:
+            print(f"actas eval: {args.only}: {exc}", file=sys.stderr)
+            return 2
+        unknown = names - set(truth.actas)
+        if unknown:
+            print(
+                f"actas eval: {args.only}: not in {args.directory}/truth.json: {', '.join(sorted(unknown)[:5])}",
+                file=sys.stderr,
+            )
+            return 2
+        truth = truth.model_copy(update={"actas": {k: v for k, v in truth.actas.items() if k in names}})
     report = EvalReport(zero_may_be_blank=truth.zero_may_be_blank)
     if args.readings:  # score what `actas ingest` already read
         try:
@@ -123,6 +137,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return ingest(from_args(args))
 
 
+def cmd_harvest(args: argparse.Namespace) -> int:
+    from actas.harvest import run
+
+    return run(args, lambda: _reader(args))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="actas", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     common = argparse.ArgumentParser(add_help=False)
@@ -144,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", type=Path, help="also write the scores as JSON to this file")
     e.add_argument("--quiet", action="store_true", help="do not list every field that differs")
     e.add_argument("--readings", type=Path, help="score this `actas ingest` results.jsonl instead of reading")
+    e.add_argument("--only", type=Path, help="score only the scans named in this file (one per line)")
     e.set_defaults(func=cmd_eval)
     t = sub.add_parser("templates", parents=[common], help="list the form templates (checked strictly)")
     t.add_argument("--schema", action="store_true", help="print the JSON Schema of a template file and exit")
@@ -162,6 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("forms", help="author a form template from sample scans: new, check")
     add_forms_arguments(f)
+    from actas.harvest import add_arguments as add_harvest_arguments
+
+    h = sub.add_parser("harvest", help="real digits from scans: a labelled dataset, contact sheets")
+    add_harvest_arguments(h, parents=[common])
+    h.set_defaults(func=cmd_harvest)
     _register_service_commands(sub)
     return p
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from pipeline.digit_input import to_model_input
+from pipeline.digit_input import BLANK, CLASSES, to_model_input
 from pipeline.model_card import ModelCard, load_card
 
 
@@ -22,9 +22,11 @@ def available_providers(prefer_gpu: bool = True) -> list[str]:
 
 @dataclass(frozen=True)
 class Predictions:
-    """Calibrated class probabilities for a batch, (N, n_classes)."""
+    """Calibrated probabilities for a batch over the reader's classes (N, len(CLASSES)), and the
+    model's no-digit marks before they were folded (N, marks; empty for a model without any)."""
 
     probs: npt.NDArray[np.float32]
+    marks: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 0), np.float32))
 
     @property
     def labels(self) -> npt.NDArray[np.int64]:
@@ -66,6 +68,27 @@ class DigitClassifier:
         out = self.session.run(None, {self.input_name: to_model_input(canvases)})[0]
         return np.asarray(out, np.float32)
 
-    def predict(self, canvases: npt.NDArray[np.uint8], batch_size: int = 1024) -> Predictions:
+    @property
+    def marks(self) -> list[str]:
+        """The no-digit marks the model knows, in output order after CLASSES."""
+        return self.card.classes[len(CLASSES) :]
+
+    def predict(
+        self, canvases: npt.NDArray[np.uint8], batch_size: int = 1024, no_digit_marks: tuple[str, ...] = ()
+    ) -> Predictions:
+        """`no_digit_marks`: the marks the form's jurors write in an unused box; a mark's probability
+        counts as `blank` there. A mark the form does not name is left out of the row, so the box's
+        best class keeps only its own share and the box is in doubt rather than a confident digit."""
         parts = [self.logits(canvases[i : i + batch_size]) for i in range(0, max(1, len(canvases)), batch_size)]
-        return Predictions(softmax(np.concatenate(parts), self.card.temperature))
+        probs = softmax(np.concatenate(parts), self.card.temperature)
+        return fold_marks(probs, self.marks, no_digit_marks)
+
+
+def fold_marks(probs: npt.NDArray[np.float32], marks: list[str], no_digit_marks: tuple[str, ...]) -> Predictions:
+    """Model rows (N, CLASSES + marks) -> the reader's rows (N, CLASSES) (see `DigitClassifier.predict`)."""
+    n = len(CLASSES)
+    out = probs[:, :n].copy()
+    for j, mark in enumerate(marks):
+        if mark in no_digit_marks:
+            out[:, BLANK] += probs[:, n + j]
+    return Predictions(out, probs[:, n:].copy())

@@ -26,6 +26,10 @@ MEAN = 0.5
 STD = 0.5
 CLASSES: tuple[str, ...] = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "blank")
 BLANK = CLASSES.index("blank")
+# Marks jurors write in a box that holds no digit, which a model may learn as classes after CLASSES
+# (its card lists them). The reader folds them into `blank` on a form whose template names the mark
+# (`no_digit_marks`), and nowhere else: on another form such a box is in doubt, not a digit.
+MARKS: tuple[str, ...] = ("X",)
 
 # Pixels at or below this level (of 255) are background when measuring the ink's extent.
 _INK_LEVEL = 24

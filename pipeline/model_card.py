@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from pipeline.digit_input import CLASSES, INPUT_SIZE, MEAN, STD
+from pipeline.digit_input import CLASSES, INPUT_SIZE, MARKS, MEAN, STD
 
 
 class ModelCard(BaseModel):
@@ -38,6 +38,11 @@ def load_card(model_path: Path) -> ModelCard:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: model card missing (expected beside {model_path.name})")
     card = ModelCard.model_validate(json.loads(path.read_text()))
-    if (card.input_size, card.mean, card.std, tuple(card.classes)) != (INPUT_SIZE, MEAN, STD, CLASSES):
+    if (card.input_size, card.mean, card.std) != (INPUT_SIZE, MEAN, STD):
         raise ValueError(f"{path}: model's input contract differs from pipeline.digit_input")
+    head, marks = tuple(card.classes[: len(CLASSES)]), card.classes[len(CLASSES) :]
+    if head != CLASSES or any(m not in MARKS for m in marks) or len(set(marks)) != len(marks):
+        raise ValueError(
+            f"{path}: classes {card.classes} are not {list(CLASSES)} followed by no-digit marks from {list(MARKS)}"
+        )
     return card

@@ -130,7 +130,9 @@ class ActaReader:
             return tpl.ruleset.fields_of_broken(top_values(by_field(names, probs)))
 
         canvases = np.stack([c.cell.canvas for c in cells])
-        return second_look(lambda x: self.classifier.predict(x).probs, canvases, names, suspects, self.config.views)
+        marks = tuple(tpl.no_digit_marks)
+        look = lambda x: self.classifier.predict(x, no_digit_marks=marks).probs  # noqa: E731
+        return second_look(look, canvases, names, suspects, self.config.views)
 
     def decide(
         self,

@@ -37,6 +37,13 @@ def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--pretrained", action="store_true", help="ConvNeXt: start from timm's ImageNet weights")
     p.add_argument("--pretrained-file", help="ConvNeXt: timm's ImageNet weights from a local file")
     p.add_argument("--init", type=Path, help="start from a checkpoint, a state dict or an exported .onnx file")
+    p.add_argument(
+        "--real", type=Path, action="append", default=[], help="a harvested dataset (`actas harvest build`); repeatable"
+    )
+    p.add_argument("--real-repeat", type=int, default=4, help="times each real digit is seen an epoch")
+    p.add_argument("--real-val", type=float, default=0.15, help="share of the real training scans kept to validate")
+    p.add_argument("--marks", nargs="*", default=[], help="no-digit marks learnt as classes (e.g. X)")
+    p.add_argument("--mark-count", type=int, default=0, help="synthetic marks an epoch")
 
 
 def _add_evaluate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,6 +56,14 @@ def _add_evaluate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--out", type=Path, required=True, help="directory for metrics.json and the PNGs")
     p.add_argument("--history", type=Path, help="history.json of the run, for the training-curve PNG")
     p.add_argument("--blanks", type=int, default=2000, help="held-out synthetic blanks to add")
+
+
+def _add_evaluate_real(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("evaluate-real", help="exported models on real harvested digits of held-out scans")
+    p.add_argument("--onnx", type=Path, nargs="+", required=True, help="exported models (cards beside them)")
+    p.add_argument("--real", type=Path, action="append", required=True, help="a harvested dataset; repeatable")
+    p.add_argument("--split", default="heldout", choices=["heldout", "train", "all"])
+    p.add_argument("--out", type=Path, required=True, help="directory for the table, JSON and plot")
 
 
 def _add_calibrate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -92,7 +107,16 @@ def _add_unpack(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="actas-train", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_train, _add_evaluate, _add_calibrate, _add_export, _add_compare, _add_pack, _add_unpack):
+    for add in (
+        _add_train,
+        _add_evaluate,
+        _add_evaluate_real,
+        _add_calibrate,
+        _add_export,
+        _add_compare,
+        _add_pack,
+        _add_unpack,
+    ):
         add(sub)
     return parser
 
@@ -106,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
             from training.evaluate import run_evaluate
 
             return run_evaluate(args)
+        if args.command == "evaluate-real":
+            from training.real_eval import run_evaluate_real
+
+            return run_evaluate_real(args)
         if args.command == "calibrate":
             from training.calibration import run_calibrate
 
@@ -167,6 +195,11 @@ def _train(args: argparse.Namespace) -> int:
         pretrained_file=args.pretrained_file,
         init=str(args.init) if args.init else None,
         download=args.download,
+        real=[str(p) for p in args.real],
+        real_repeat=args.real_repeat,
+        real_val=args.real_val,
+        marks=list(args.marks),
+        mark_count=args.mark_count,
     )
     history = Trainer(cfg, resume=args.resume).fit()
     if history:

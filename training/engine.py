@@ -17,14 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import ConcatDataset, DataLoader, Dataset
 from tqdm import tqdm
 
-from pipeline.digit_input import BLANK
-from training.data.dataset import AugmentedDigits, EvalSet, make_eval_set
+from pipeline.digit_input import BLANK, CLASSES
+from training.data.dataset import AugmentedDigits, EvalSet, MarkSet, make_eval_set
+from training.data.real import RealDigits, RealTrainSet, load_real, scan_share
 from training.data.sources import load_source, train_val_split
 from training.models import create_model
 from training.models.layers import use_dense_depthwise
@@ -59,7 +61,20 @@ class TrainConfig:
     pretrained_file: str | None = None
     init: str | None = None
     download: bool = False
+    # Harvested real digits (`actas harvest build` datasets): their `train` split is trained on, `repeat`
+    # times an epoch; the scans of `real_val` share of it (chosen by sha256) are kept for validation.
+    real: list[str] = field(default_factory=list)
+    real_repeat: int = 4
+    real_val: float = 0.15
+    # No-digit marks learnt as classes after the digits and `blank` (e.g. ["X"]), `mark_count` synthetic
+    # ones an epoch besides the real ones.
+    marks: list[str] = field(default_factory=list)
+    mark_count: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def classes(self) -> list[str]:
+        return [*CLASSES, *self.marks]
 
 
 def model_kwargs(cfg: TrainConfig) -> dict[str, Any]:
@@ -112,17 +127,24 @@ class Trainer:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
         data = load_source(cfg.source, Path(cfg.data_dir), "train", cfg.download)
-        train, val = train_val_split(data, cfg.val_size, cfg.seed)
+        train, _ = train_val_split(data, cfg.val_size, cfg.seed)
         if cfg.limit:
             train = train.subset(np.arange(min(cfg.limit, len(train))))
-        self.train_set = AugmentedDigits(train, cfg.blank_fraction, cfg.seed, clean_fraction=cfg.clean_fraction)
-        self.val: EvalSet = make_eval_set(val, n_blanks=max(1, len(val) // 10), seed=cfg.seed + 1000)
-        self.model = create_model(cfg.model, **model_kwargs(cfg))
-        if cfg.init and cfg.init.endswith(".onnx"):  # e.g. continue training the shipped model
-            self.model.load_state_dict(state_dict_from_onnx(Path(cfg.init), self.model))
-        elif cfg.init:
-            state = torch.load(cfg.init, map_location="cpu", weights_only=True)
-            self.model.load_state_dict(state.get("ema") or state.get("model") or state)
+        parts: list[Dataset[tuple[torch.Tensor, int]]] = [
+            AugmentedDigits(train, cfg.blank_fraction, cfg.seed, clean_fraction=cfg.clean_fraction)
+        ]
+        if cfg.real:
+            real_train, _ = real_split(cfg)
+            parts.append(RealTrainSet(real_train, cfg.real_repeat, cfg.seed))
+            print(f"real digits: {len(real_train)} from {len(set(real_train.scans))} scans, x{cfg.real_repeat}")
+        if cfg.marks and cfg.mark_count:
+            parts.append(MarkSet(cfg.mark_count, [len(CLASSES) + i for i in range(len(cfg.marks))], cfg.seed))
+        self.parts = parts
+        self.train_set: Dataset[tuple[torch.Tensor, int]] = ConcatDataset(parts)
+        self.val: EvalSet = validation_set(cfg)
+        self.model = create_model(cfg.model, num_classes=len(cfg.classes), **model_kwargs(cfg))
+        if cfg.init:
+            init_weights(self.model, cfg)
         self.device = pick_device(cfg.device)
         self.model.to(self.device)
         if self.device.type == "cuda":  # TF32 matmuls and tuned convolutions: fp32 weights, faster steps
@@ -198,8 +220,9 @@ class Trainer:
         steps_this_call, started = 0, time.time()
         while self.step < self.total_steps:
             epoch, offset = divmod(self.step, self.steps_per_epoch)
-            self.train_set.set_epoch(epoch)
-            order = np.random.default_rng((cfg.seed, epoch)).permutation(len(self.train_set))
+            for part in self.parts:
+                part.set_epoch(epoch)  # type: ignore[attr-defined]
+            order = np.random.default_rng((cfg.seed, epoch)).permutation(len(self.train_set))  # type: ignore[arg-type]
             batches = [order[i : i + cfg.batch_size].tolist() for i in range(0, len(order), cfg.batch_size)]
             loader = DataLoader(
                 self.train_set,
@@ -264,10 +287,64 @@ class Trainer:
         return self.history
 
 
+def real_split(cfg: TrainConfig) -> tuple[RealDigits, RealDigits]:
+    """The real digits of the datasets' `train` split, parted by scan into training and validation."""
+    real = load_real([Path(p) for p in cfg.real], cfg.classes, "train")
+    val = np.array([scan_share(s, cfg.seed + 1) < cfg.real_val for s in real.scans], bool)
+
+    def pick(mask: npt.NDArray[np.bool_]) -> RealDigits:
+        idx = np.flatnonzero(mask)
+        return RealDigits(
+            real.canvases[idx], real.labels[idx], [real.scans[i] for i in idx], [real.sources[i] for i in idx]
+        )
+
+    return pick(~val), pick(val)
+
+
+def validation_set(cfg: TrainConfig) -> EvalSet:
+    """MNIST's held-back digits with synthetic blanks, plus the real validation scans' boxes: what the
+    best epoch is chosen on and the temperature fitted to."""
+    data = load_source(cfg.source, Path(cfg.data_dir), "train", cfg.download)
+    _, val = train_val_split(data, cfg.val_size, cfg.seed)
+    mnist = make_eval_set(val, n_blanks=max(1, len(val) // 10), seed=cfg.seed + 1000)
+    if not cfg.real:
+        return mnist
+    _, real_val = real_split(cfg)
+    return EvalSet(np.concatenate([mnist.canvases, real_val.canvases]), np.concatenate([mnist.labels, real_val.labels]))
+
+
+def init_weights(model: nn.Module, cfg: TrainConfig) -> None:
+    """Start from `cfg.init` (a checkpoint, a state dict or an exported .onnx). Where the start had fewer
+    classes (a mark class added), its output rows are copied and the new rows keep their fresh init."""
+    assert cfg.init
+    n_before = len(CLASSES)
+    if cfg.init.endswith(".onnx"):  # e.g. continue training the shipped model
+        from pipeline.model_card import card_path
+
+        card = Path(cfg.init).with_suffix(".json")
+        if card_path(Path(cfg.init)).is_file():
+            n_before = len(json.loads(card.read_text()).get("classes", CLASSES))
+        donor = create_model(cfg.model, num_classes=n_before)
+        state = state_dict_from_onnx(Path(cfg.init), donor)
+    else:
+        raw = torch.load(cfg.init, map_location="cpu", weights_only=True)
+        state = raw.get("ema") or raw.get("model") or raw
+    target = model.state_dict()
+    for name, value in state.items():
+        have = target[name]
+        if have.shape == value.shape:
+            target[name] = value
+        elif have.ndim == value.ndim and have.shape[1:] == value.shape[1:] and have.shape[0] > value.shape[0]:
+            target[name][: value.shape[0]] = value  # the head: old classes' rows kept
+        else:
+            raise ValueError(f"{cfg.init}: weight {name} {tuple(value.shape)} does not fit {tuple(have.shape)}")
+    model.load_state_dict(target)
+
+
 def load_trained(checkpoint: Path) -> tuple[nn.Module, dict[str, Any]]:
     """The evaluation weights (EMA where trained with it) and config of a checkpoint."""
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     cfg = state["config"]
-    model = create_model(cfg["model"])
+    model = create_model(cfg["model"], num_classes=len(CLASSES) + len(cfg.get("marks", [])))
     model.load_state_dict(state["ema"] or state["model"])
     return model.eval(), state

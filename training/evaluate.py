@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.classifier import DigitClassifier, softmax
+from pipeline.classifier import DigitClassifier, fold_marks, softmax
 from pipeline.digit_input import BLANK, CLASSES
 from training.calibration import expected_calibration_error
 from training.data.dataset import EvalSet, make_eval_set
@@ -122,7 +122,8 @@ def probabilities(args: argparse.Namespace, data: EvalSet) -> tuple[npt.NDArray[
     calib = args.checkpoint.parent / "calibration.json"
     t = json.loads(calib.read_text())["temperature"] if calib.is_file() else 1.0
     x, _ = data.tensors()
-    return softmax(predict_logits(model, x).numpy(), t), str(state["config"]["model"])
+    marks = list(state["config"].get("marks", []))
+    return fold_marks(softmax(predict_logits(model, x).numpy(), t), marks, ()).probs, str(state["config"]["model"])
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from pipeline.classifier import DigitClassifier, softmax
-from pipeline.digit_input import INPUT_SIZE
+from pipeline.digit_input import CLASSES, INPUT_SIZE
 from pipeline.model_card import ModelCard, card_path
 from training.data.dataset import make_eval_set
 from training.data.sources import load_source
@@ -52,7 +52,8 @@ def parity(model: nn.Module, onnx_path: Path, canvases: np.ndarray, temperature:
 
     with torch.no_grad():
         ref = softmax(model.eval()(torch.from_numpy(to_model_input(canvases))).numpy(), temperature)
-    got = DigitClassifier(onnx_path, prefer_gpu=False).predict(canvases).probs
+    clf = DigitClassifier(onnx_path, prefer_gpu=False)
+    got = softmax(clf.logits(canvases), clf.card.temperature)  # every class, marks too
     diff = float(np.abs(ref - got).max())
     if diff > PARITY_TOLERANCE:
         raise ParityError(f"onnxruntime differs from PyTorch by {diff:.2e} > {PARITY_TOLERANCE:.0e}")
@@ -175,6 +176,7 @@ def run_export(args: argparse.Namespace) -> int:
     card = ModelCard(
         name=args.out.stem,
         architecture=cfg["model"],
+        classes=[*CLASSES, *cfg.get("marks", [])],
         temperature=temperature,
         parameters=sum(p.numel() for p in model.parameters()),
         training={
@@ -192,6 +194,12 @@ def run_export(args: argparse.Namespace) -> int:
                     "clean_fraction",
                     "ema_decay",
                     "label_smoothing",
+                    "limit",
+                    "real",
+                    "real_repeat",
+                    "real_val",
+                    "marks",
+                    "mark_count",
                 )
             },
             "epochs_done": len(history),

@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 from pipeline.digit_input import BLANK, center_digit, to_model_input
 from training.data.augment import augment_digit
 from training.data.blanks import synth_blank, synth_blanks
+from training.data.marks import synth_x
 from training.data.sources import DigitSplit
 
 
@@ -53,6 +54,23 @@ class AugmentedDigits(Dataset[tuple[torch.Tensor, int]]):
         else:
             label, canvas = BLANK, synth_blank(rng)
         return torch.from_numpy(to_model_input(canvas)[0]), label
+
+
+class MarkSet(Dataset[tuple[torch.Tensor, int]]):
+    """`n` synthetic no-digit marks an epoch, spread over the mark classes `labels` (today only `X`)."""
+
+    def __init__(self, n: int, labels: list[int], seed: int) -> None:
+        self.n, self.labels, self.seed, self.epoch = n, labels, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        rng = np.random.default_rng((self.seed, self.epoch, i, 11))
+        return torch.from_numpy(to_model_input(synth_x(rng))[0]), self.labels[i % len(self.labels)]
 
 
 @dataclass(frozen=True)
