@@ -89,3 +89,17 @@ def test_bounds_flag_the_consistent_misread() -> None:
     assert any(not c.ok and c.op == "<=" for c in checks)
     doubt = in_doubt(checks)
     assert ReasonCode.BOUND_BROKEN in {r.code for r in doubt["presidente.VOTOS_VALIDOS"]}
+
+
+def test_2019_a_misread_repeated_across_the_column_is_flagged(reader: ActaReader) -> None:
+    """mesa 70343: every `1` of the presidente column and the ballots read as `4` keeps both presidente
+    sums true (CC 135 -> 435, VOTOS_VALIDOS 186 -> 486, ballots 194 -> 494) over 227 electors: each
+    presidente field must be right or flagged, CC too, which only valid = sum of the parties ties."""
+    name = "mesa_70343.jpg"
+    truth = json.loads((Y2019 / "truth.json").read_text())["actas"][name]["counts"]["presidente"]
+    reading = reader.read((Y2019 / name).read_bytes())
+    pres = {f.key: f for f in reading.fields if f.section == "presidente"}
+    wrong = [k for k, v in truth.items() if pres[k].value != v and not (v == 0 and pres[k].value is None)]
+    assert all(pres[k].needs_review for k in wrong), [(k, pres[k].value, truth[k]) for k in wrong]
+    if "CC" in wrong:
+        assert ReasonCode.BOUND_BROKEN in pres["CC"].reason_codes
