@@ -34,7 +34,7 @@ import numpy.typing as npt
 
 from actas.files import write_atomic
 from pipeline.box_grid import BoxGroup, all_boxes, consensus_boxes, darkest_channel, group_boxes
-from pipeline.box_groups import CELL_HEIGHT_PX, MARGIN, locate_cells, snap_problem
+from pipeline.box_groups import CELL_HEIGHT_PX, MARGIN, printed_lines
 from pipeline.registration import FormRegistrar, register_pair
 from pipeline.templates import Template, load_template, load_templates
 
@@ -344,13 +344,58 @@ def snapped_rect(gray: U8, rect: Rect, n: int) -> tuple[Rect, str | None]:
         cv2.warpPerspective(gray, to_patch, size, flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE), np.uint8
     )
     expected = (m * s, m * s, w * s, h * s)
-    problem = snap_problem(patch, expected, n)
-    if problem:
+    found, problem = border_from_lines(*printed_lines(patch, expected, n), expected, n)
+    if found is None:
         return rect, problem
-    cells, _ = locate_cells(patch, expected, n)
-    px0, py0 = cells[0][0], cells[0][1]
-    px1, py1 = cells[-1][0] + cells[-1][2], cells[0][1] + cells[0][3]
-    return (px0 / s + x - m, py0 / s + y - m, (px1 - px0) / s, (py1 - py0) / s), None
+    px0, py0, pw, ph = found
+    return (px0 / s + x - m, py0 / s + y - m, pw / s, ph / s), None
+
+
+def border_from_lines(
+    top: float | None, bottom: float | None, xs: list[float | None], expected: Rect, n: int
+) -> tuple[Rect | None, str | None]:
+    """A group's outer border from the printed lines found near `expected` (top, bottom, the n + 1
+    verticals), or None and why not.
+
+    Rows printed with one horizontal line only are common: a row of pre-printed `X X X` on a grey band
+    over the tinted column (2020, JUNTOS), a box row under a double rule or on a band that ends at the
+    boxes (2020, diputados VOTOS VÁLIDOS). With every vertical line found, the one line found and the box
+    height (the template's, which the author set from the rows' pitch) place the other, provided both
+    outer verticals are found; where both horizontals are found but not a box apart, the one nearer its
+    expected place stands. The verticals may miss one line (handwriting over a divider; with both
+    horizontals found, an outer one too: it then comes from the pitch of those found)."""
+    _ex, ey, _ew, eh = expected
+    if top is not None and bottom is not None and not eh * 0.85 < bottom - top < eh * 1.15:
+        if abs(top - ey) <= abs(bottom - (ey + eh)):
+            bottom = None
+        else:
+            top = None
+    found = [(i, v) for i, v in enumerate(xs) if v is not None]
+    if top is None and bottom is None:
+        return None, f"no printed top or bottom line within {eh * 0.3:.0f} px of where expected"
+    if top is None or bottom is None:
+        if len(found) < n or xs[0] is None or xs[-1] is None:
+            which = "top" if top is None else "bottom"
+            return None, (
+                f"no printed {which} line within {eh * 0.3:.0f} px of where expected, and {len(found)} of "
+                f"{n + 1} vertical lines found (both outer ones and at most one hidden divider needed to place "
+                "it from the box height)"
+            )
+        if top is None:
+            top = bottom - eh if bottom is not None else ey
+        if bottom is None:
+            bottom = top + eh
+    if len(found) < n:
+        return None, f"{len(found)} of {n + 1} vertical lines found (at most one may be hidden)"
+    if xs[0] is not None and xs[-1] is not None:
+        x0, x1 = xs[0], xs[-1]
+    else:  # one outer line hidden: the others' pitch places it
+        i_s = np.array([i for i, _ in found], np.float64)
+        v_s = np.array([v for _, v in found], np.float64)
+        slope, icept = np.polyfit(i_s, v_s, 1)
+        x0 = xs[0] if xs[0] is not None else float(icept)
+        x1 = xs[-1] if xs[-1] is not None else float(icept + slope * n)
+    return (x0, top, x1 - x0, bottom - top), None
 
 
 def stable_snap(gray: U8, rect: Rect, n: int) -> tuple[Rect, str | None]:
