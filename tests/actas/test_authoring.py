@@ -114,7 +114,7 @@ def test_draft_proposals_carry_their_printed_labels() -> None:
     tpl = load_templates()["bo2019-general"]
     v = tpl.variants[0]
     ref = cv2.resize(tpl.reference_image(v), tuple(v.size), interpolation=cv2.INTER_LINEAR)
-    gray = ref if ref.ndim == 2 else cv2.cvtColor(ref, cv2.COLOR_BGR2GRAY)
+    gray = np.asarray(ref if ref.ndim == 2 else cv2.cvtColor(ref, cv2.COLOR_BGR2GRAY), np.uint8)
     text, vertical = text_and_verticals(gray, 36.0)
     for key, box in v.boxes.items():
         rect, side = label_rect(text, vertical, box)
