@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
 # Chosen on the 75 inked boxes of one 2020 scan in ../shared (25001.jpg, labelled by eye, no truth exists):
 # its 41 crosses had >= 0.83 of their ink near the diagonals and covered both over >= 0.75; the digit
-# nearest to a cross (a large `2`) had 0.82 and 0.70, so it lands in "maybe" (flagged). One scan: the
-# margin is thin; recheck on more crossed boxes before trusting it further.
+# nearest to a cross (a large `2`) had 0.82 and 0.70, so it lands in "maybe" (flagged). Rechecked by eye
+# on all six 2020 scans in ../shared (210 crossed boxes, 6 of them the pre-printed JUNTOS `x`; crops and
+# counts in docs/authoring.md): 191 read as no digit, 14 maybe (flagged), 5 read as a digit (in fields
+# flagged by the rules); no digit read as a sure cross, 31 digits (mostly `1`s with a flag) maybe.
 NEAR = 0.16  # of the ink's bounding-box side: how close to a diagonal a pixel must be
 X_ON_DIAGONALS = 0.83  # share of the ink near a diagonal for a sure cross
 X_COVERAGE = 0.75  # share of each diagonal's length that the ink covers for a sure cross
@@ -27,6 +30,9 @@ X_BALANCE = 0.25  # a `2`'s long diagonal carries most of its ink, a cross's two
 MAYBE_BALANCE = 0.25
 MIN_ASPECT = 0.45  # width / height of a cross's ink at least this (and at most its inverse)
 BINS = 20  # a diagonal is covered where at least one ink pixel projects into each of these bins
+# Share of a box's side along which a component lies on that edge for it to be a band of tint, not pen.
+# The bands seen on the 2020 scans lie along 100% of a side; an `X`'s stroke meets the edge at its tip.
+EDGE_BAND = 0.5
 
 
 @dataclass(frozen=True)
@@ -59,8 +65,28 @@ class MarkScore:
 NO_MARK = MarkScore(0.0, 0.0, False)
 
 
+def without_edge_bands(ink: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """The ink less its components that run along an edge of the box for at least EDGE_BAND of its
+    length: the tint of a coloured column or band that the crop took in beside a white box (2020: a
+    band 8-14 px wide down the right of a row's third box, or across the bottom of VOTOS NULOS). Pen
+    strokes meet the box's edge at their ends only."""
+    n, labels = cv2.connectedComponents(ink.astype(np.uint8), connectivity=8)
+    if n <= 2:
+        return ink
+    h, w = ink.shape
+    out = ink.copy()
+    for i in range(1, n):
+        comp = labels == i
+        along = max(comp[0].sum() / w, comp[-1].sum() / w, comp[:, 0].sum() / h, comp[:, -1].sum() / h)
+        if along >= EDGE_BAND:
+            out &= ~comp
+    return out if out.sum() >= 10 else ink
+
+
 def x_score(ink: npt.NDArray[np.bool_]) -> MarkScore:
-    """How much the ink (a box's kept pen strokes) looks like an `X` across its own bounding box."""
+    """How much the ink (a box's kept pen strokes) looks like an `X` across its own bounding box, once
+    the bands along its edges are left out (`without_edge_bands`)."""
+    ink = without_edge_bands(ink)
     ys, xs = np.nonzero(ink)
     if xs.size < 10:
         return NO_MARK
