@@ -3,8 +3,10 @@
 `new ID SAMPLE...` registers every sample to the first (SIFT + homography, no template needed), finds
 the printed box groups in each (rows of equal boxes bounded by printed lines, `pipeline.box_grid`),
 keeps the groups that most samples agree on, and writes into `--out`:
-- `ID.json`: a draft template, one section per column of groups, fields named `R01`, `R02`... by row
-  (rename them, set labels, add the printed rules; `actas forms check` tells what still fails);
+- `ID.json`: a draft template, one section per column of groups, fields named `R01`, `R02`... by row,
+  each label saying where the printed label is (left of the row, or above it) so the fields can be
+  named from the form (rename them, set labels, add the printed rules; `actas forms check` tells what
+  still fails);
 - `ID.VARIANT.jpg`: the reference image, the per-pixel median of the registered samples (handwriting
   differs between samples, the print does not), with every box group and every region where the
   samples differ (names, ID numbers, signatures, fingerprints, stamps, codes) painted over in the
@@ -14,8 +16,9 @@ keeps the groups that most samples agree on, and writes into `--out`:
 It never overwrites a file unless `--force`.
 
 `check ID SAMPLE...` registers each sample to the template, snaps each box group to its printed lines
-and reports per group and per sample what was found, and why not where not. With `--write` it moves
-each group to its median snapped position (rounded to half a pixel, so a second run changes nothing).
+and reports per group and per sample what was found, and why not where not; `--overlay DIR` draws it
+on each sample's colour scan warped into the template's frame. With `--write` it moves each group to
+its median snapped position (rounded to half a pixel, so a second run changes nothing).
 """
 
 from __future__ import annotations
