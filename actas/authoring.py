@@ -3,8 +3,10 @@
 `new ID SAMPLE...` registers every sample to the first (SIFT + homography, no template needed), finds
 the printed box groups in each (rows of equal boxes bounded by printed lines, `pipeline.box_grid`),
 keeps the groups that most samples agree on, and writes into `--out`:
-- `ID.json`: a draft template, one section per column of groups, fields named `R01`, `R02`... by row
-  (rename them, set labels, add the printed rules; `actas forms check` tells what still fails);
+- `ID.json`: a draft template, one section per column of groups, fields named `R01`, `R02`... by row,
+  each label saying where the printed label is (left of the row, or above it) so the fields can be
+  named from the form (rename them, set labels, add the printed rules; `actas forms check` tells what
+  still fails);
 - `ID.VARIANT.jpg`: the reference image, the per-pixel median of the registered samples (handwriting
   differs between samples, the print does not), with every box group and every region where the
   samples differ (names, ID numbers, signatures, fingerprints, stamps, codes) painted over in the
@@ -14,8 +16,9 @@ keeps the groups that most samples agree on, and writes into `--out`:
 It never overwrites a file unless `--force`.
 
 `check ID SAMPLE...` registers each sample to the template, snaps each box group to its printed lines
-and reports per group and per sample what was found, and why not where not. With `--write` it moves
-each group to its median snapped position (rounded to half a pixel, so a second run changes nothing).
+and reports per group and per sample what was found, and why not where not; `--overlay DIR` draws it
+on each sample's colour scan warped into the template's frame. With `--write` it moves each group to
+its median snapped position (rounded to half a pixel, so a second run changes nothing).
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ import numpy as np
 import numpy.typing as npt
 
 from actas.files import write_atomic
-from pipeline.box_grid import BoxGroup, all_boxes, consensus_boxes, darkest_channel, group_boxes
-from pipeline.box_groups import CELL_HEIGHT_PX, MARGIN, locate_cells, snap_problem
+from pipeline.box_grid import BoxGroup, all_boxes, consensus_boxes, darkest_channel, group_boxes, line_mask
+from pipeline.box_groups import CELL_HEIGHT_PX, MARGIN, printed_lines
 from pipeline.registration import FormRegistrar, register_pair
 from pipeline.templates import Template, load_template, load_templates
 
@@ -211,6 +214,82 @@ def _barcodes(img: U8, to_frame: float) -> list[dict[str, object]]:
     return out
 
 
+LABEL_REACH = 10  # box widths: how far left of a group its printed label may start
+LABEL_GAP = 1.2  # box widths: a wider gap ends the label (words of one label are closer)
+
+
+def label_rect(text: npt.NDArray[np.bool_], vertical: npt.NDArray[np.bool_], rect: Rect) -> tuple[Rect | None, str]:
+    """Where the group's printed label is: the text nearest left of the row (`"left"`), up to the first
+    printed vertical line past it (the label's cell); or, where there is none, the text right above the
+    group (`"above"`, as the mesa counts' questions); None when neither shows text. `text` and
+    `vertical`: `text_and_verticals` of the reference."""
+    x, y, w, h = rect
+    H, W = text.shape
+    y0, y1 = int(max(0, y + 0.15 * h)), int(min(H, y + 0.85 * h))
+    x_lo, x_hi = int(max(0, x - LABEL_REACH * h)), int(max(0, x - 3))
+    has_text = np.asarray(text[y0:y1, x_lo:x_hi].any(axis=0), bool)
+    is_line = np.asarray(vertical[y0:y1, x_lo:x_hi].mean(axis=0) > 0.6, bool)
+    clusters: list[list[int]] = []  # runs of text columns, right to left, split at gaps and printed lines
+    for c in range(x_hi - x_lo - 1, -1, -1):
+        if is_line[c]:
+            clusters.append([])
+        elif has_text[c]:
+            if clusters and clusters[-1] and clusters[-1][-1] - c <= LABEL_GAP * h:
+                clusters[-1].append(c)
+            else:
+                clusters.append([c])
+    words = [cl for cl in clusters if cl and cl[0] - cl[-1] + 1 >= 0.25 * h]  # a letter or more
+    if words:  # the nearest: its words are closer than LABEL_GAP, and no printed line comes between
+        lx0, lx1 = x_lo + words[0][-1], x_lo + words[0][0] + 1
+        r0 = int(max(0, y - 0.1 * h))
+        rows = np.nonzero(text[r0 : int(min(H, y + 1.1 * h)), lx0:lx1].any(axis=1))[0]
+        return (float(lx0), float(r0 + rows[0]), float(lx1 - lx0), float(rows[-1] - rows[0] + 1)), "left"
+    a0, a1, b0 = int(max(0, y - 2.5 * h)), int(max(0, y - 2)), int(max(0, x - w))
+    above = text[a0:a1, b0 : int(min(W, x + 2 * w))]
+    rows = np.nonzero(above.any(axis=1))[0]
+    if rows.size:
+        cols = np.nonzero(above[rows[0] : rows[-1] + 1].any(axis=0))[0]
+        box = (float(b0 + cols[0]), float(a0 + rows[0]), float(cols[-1] - cols[0] + 1), float(rows[-1] - rows[0] + 1))
+        return box, "above"
+    return None, "none"
+
+
+def text_and_verticals(gray: U8, box_h: float) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Printed text (dark, not a line, in letter-sized pieces) and the printed vertical lines."""
+    dark = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 25, 12)
+    k = max(5, int(box_h * 0.7))
+    vertical = cv2.morphologyEx(dark, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, k))) > 0
+    rest = (dark > 0) & ~(line_mask(gray, box_h) > 0)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(rest.astype(np.uint8), connectivity=8)
+    keep = np.zeros(n, bool)
+    for i in range(1, n):
+        _x, _y, cw, ch, area = (int(v) for v in stats[i])
+        sliver = (cw <= 3 and ch >= 3 * cw) or (ch <= 3 and cw >= 3 * ch)  # what is left of a line
+        keep[i] = area >= 6 and ch >= 0.15 * box_h and ch <= 1.2 * box_h and not sliver
+    return keep[labels], vertical
+
+
+@dataclass(frozen=True)
+class Proposal:
+    key: str  # colN.RNN, as the draft names it
+    group: BoxGroup
+    label: Rect | None  # where its printed label is (frame px)
+    label_side: str  # "left", "above" or "none"
+
+
+def proposals(groups: list[BoxGroup], gray: U8) -> list[Proposal]:
+    """The draft's fields in its order (columns left to right, rows top down), each with its label."""
+    out: list[Proposal] = []
+    if not groups:
+        return out
+    text, vertical = text_and_verticals(gray, float(np.median([g.rect[3] for g in groups])))
+    for ci, col in enumerate(_columns(groups), 1):
+        for ri, g in enumerate(col, 1):
+            rect, side = label_rect(text, vertical, g.rect)
+            out.append(Proposal(f"col{ci}.R{ri:02d}", g, rect, side))
+    return out
+
+
 def fmt_json(template: dict[str, object]) -> str:
     """JSON with each box on one line, so a template's diffs stay readable."""
     text = json.dumps(template, indent=2, ensure_ascii=False)
@@ -220,22 +299,24 @@ def fmt_json(template: dict[str, object]) -> str:
 def draft(
     form_id: str,
     variant: str,
-    groups: list[BoxGroup],
+    props: list[Proposal],
     size: tuple[int, int],
     masks: list[Rect],
     codes: list[dict[str, object]],
 ) -> dict[str, object]:
-    sections, boxes = [], {}
-    for ci, col in enumerate(_columns(groups), 1):
-        key = f"col{ci}"
-        fields = []
-        for ri, g in enumerate(col, 1):
-            fkey = f"R{ri:02d}"
-            fields.append(
-                {"key": fkey, "label": f"{key} row {ri} (x {g.rect[0]:.0f}, y {g.rect[1]:.0f})", "digits": g.n}
-            )
-            boxes[f"{key}.{fkey}"] = [round(v * 2) / 2 for v in g.rect]
-        sections.append({"key": key, "title": f"column {ci}", "fields": fields})
+    sections: dict[str, list[dict[str, object]]] = {}
+    boxes = {}
+    for p in props:
+        col, fkey = p.key.split(".")
+        g = p.group
+        where = f"boxes at x {g.rect[0]:.0f}, y {g.rect[1]:.0f}"
+        if p.label is not None:
+            lx, ly, lw, lh = p.label
+            where += f"; printed label {p.label_side}, at [{lx:.0f}, {ly:.0f}, {lw:.0f}, {lh:.0f}]"
+        else:
+            where += "; no printed label found left of or above it"
+        sections.setdefault(col, []).append({"key": fkey, "label": f"{p.key} ({where})", "digits": g.n})
+        boxes[p.key] = [round(v * 2) / 2 for v in g.rect]
     v: dict[str, object] = {
         "id": variant,
         "reference": f"{form_id}.{variant}.jpg",
@@ -253,20 +334,31 @@ def draft(
     return {
         "id": form_id,
         "title": f"{form_id} (draft: name the fields and add the printed rules)",
-        "sections": sections,
+        "sections": [
+            {"key": col, "title": f"column {col.removeprefix('col')}", "fields": fields}
+            for col, fields in sections.items()
+        ],
         "rules": [],
         "variants": [v],
     }
 
 
-def overlay(img: U8, groups: list[BoxGroup], masks: list[Rect]) -> U8:
+def overlay(img: U8, props: list[Proposal], masks: list[Rect]) -> U8:
+    """Masks orange, proposed groups green with their draft key, each label blue with a line to its group."""
     out = img.copy()
     for x, y, w, h in masks:
         cv2.rectangle(out, (int(x), int(y)), (int(x + w), int(y + h)), (0, 140, 255), 2)
-    for i, g in enumerate(groups):
-        x, y, w, h = (int(v) for v in g.rect)
+    for p in props:
+        x, y, w, h = (int(v) for v in p.group.rect)
         cv2.rectangle(out, (x, y), (x + w, y + h), (0, 180, 0), 2)
-        cv2.putText(out, str(i), (x, y - 3), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (200, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(out, p.key, (x, y - 3), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (200, 0, 0), 1, cv2.LINE_AA)
+        if p.label is not None:
+            lx, ly, lw, lh = (int(v) for v in p.label)
+            cv2.rectangle(out, (lx, ly), (lx + lw, ly + lh), (220, 80, 0), 1)
+            start, end = (
+                ((lx + lw, ly + lh // 2), (x, y + h // 2)) if p.label_side == "left" else ((lx, ly + lh), (x, y))
+            )
+            cv2.line(out, start, end, (220, 80, 0), 1)
     return out
 
 
@@ -296,13 +388,14 @@ def cmd_new(args: argparse.Namespace) -> int:
     ref = masked_reference(samples, masks)
     # longer rows of boxes are ID numbers (personal data: masked, never a count field)
     groups = [g for g in groups if g.n <= MAX_FIELD_DIGITS]
+    props = proposals(groups, ref)
     out.mkdir(parents=True, exist_ok=True)
-    write_atomic(targets[0], fmt_json(draft(args.id, args.variant, groups, size, masks, codes)).encode())
+    write_atomic(targets[0], fmt_json(draft(args.id, args.variant, props, size, masks, codes)).encode())
     small = cv2.resize(
         ref, (REFERENCE_WIDTH, int(round(ref.shape[0] * REFERENCE_WIDTH / ref.shape[1]))), interpolation=cv2.INTER_AREA
     )
     write_atomic(targets[1], bytes(cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])[1]))
-    write_atomic(targets[2], bytes(cv2.imencode(".png", overlay(samples[0].image, groups, masks))[1]))
+    write_atomic(targets[2], bytes(cv2.imencode(".png", overlay(samples[0].image, props, masks))[1]))
     found_codes = ", ".join(f"{c['format']} {c['text']!r}" for c in codes) or "none"
     print(
         f"{len(samples)} of {len(args.samples)} samples registered; {len(groups)} box groups "
@@ -344,13 +437,58 @@ def snapped_rect(gray: U8, rect: Rect, n: int) -> tuple[Rect, str | None]:
         cv2.warpPerspective(gray, to_patch, size, flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE), np.uint8
     )
     expected = (m * s, m * s, w * s, h * s)
-    problem = snap_problem(patch, expected, n)
-    if problem:
+    found, problem = border_from_lines(*printed_lines(patch, expected, n), expected, n)
+    if found is None:
         return rect, problem
-    cells, _ = locate_cells(patch, expected, n)
-    px0, py0 = cells[0][0], cells[0][1]
-    px1, py1 = cells[-1][0] + cells[-1][2], cells[0][1] + cells[0][3]
-    return (px0 / s + x - m, py0 / s + y - m, (px1 - px0) / s, (py1 - py0) / s), None
+    px0, py0, pw, ph = found
+    return (px0 / s + x - m, py0 / s + y - m, pw / s, ph / s), None
+
+
+def border_from_lines(
+    top: float | None, bottom: float | None, xs: list[float | None], expected: Rect, n: int
+) -> tuple[Rect | None, str | None]:
+    """A group's outer border from the printed lines found near `expected` (top, bottom, the n + 1
+    verticals), or None and why not.
+
+    Rows printed with one horizontal line only are common: a row of pre-printed `X X X` on a grey band
+    over the tinted column (2020, JUNTOS), a box row under a double rule or on a band that ends at the
+    boxes (2020, diputados VOTOS VÁLIDOS). With every vertical line found, the one line found and the box
+    height (the template's, which the author set from the rows' pitch) place the other, provided both
+    outer verticals are found; where both horizontals are found but not a box apart, the one nearer its
+    expected place stands. The verticals may miss one line (handwriting over a divider; with both
+    horizontals found, an outer one too: it then comes from the pitch of those found)."""
+    _ex, ey, _ew, eh = expected
+    if top is not None and bottom is not None and not eh * 0.85 < bottom - top < eh * 1.15:
+        if abs(top - ey) <= abs(bottom - (ey + eh)):
+            bottom = None
+        else:
+            top = None
+    found = [(i, v) for i, v in enumerate(xs) if v is not None]
+    if top is None and bottom is None:
+        return None, f"no printed top or bottom line within {eh * 0.3:.0f} px of where expected"
+    if top is None or bottom is None:
+        if len(found) < n or xs[0] is None or xs[-1] is None:
+            which = "top" if top is None else "bottom"
+            return None, (
+                f"no printed {which} line within {eh * 0.3:.0f} px of where expected, and {len(found)} of "
+                f"{n + 1} vertical lines found (both outer ones and at most one hidden divider needed to place "
+                "it from the box height)"
+            )
+        if top is None:
+            top = bottom - eh if bottom is not None else ey
+        if bottom is None:
+            bottom = top + eh
+    if len(found) < n:
+        return None, f"{len(found)} of {n + 1} vertical lines found (at most one may be hidden)"
+    if xs[0] is not None and xs[-1] is not None:
+        x0, x1 = xs[0], xs[-1]
+    else:  # one outer line hidden: the others' pitch places it
+        i_s = np.array([i for i, _ in found], np.float64)
+        v_s = np.array([v for _, v in found], np.float64)
+        slope, icept = np.polyfit(i_s, v_s, 1)
+        x0 = xs[0] if xs[0] is not None else float(icept)
+        x1 = xs[-1] if xs[-1] is not None else float(icept + slope * n)
+    return (x0, top, x1 - x0, bottom - top), None
 
 
 def stable_snap(gray: U8, rect: Rect, n: int) -> tuple[Rect, str | None]:
@@ -364,6 +502,24 @@ def stable_snap(gray: U8, rect: Rect, n: int) -> tuple[Rect, str | None]:
     if problem or max(abs(a - b) for a, b in zip(r1, r2, strict=True)) >= MIN_MOVE_PX / 2:
         return rect, "snapping is not stable here (two sets of lines near the group)"
     return r1, None
+
+
+def check_overlay(frame: U8, boxes: dict[str, Rect], res: dict[str, tuple[Rect, str | None]]) -> U8:
+    """A sample in the template's frame: each group where it snapped (green) or, where it did not, where
+    the template has it (red, with the start of why); the template's own rect thin grey under a snap."""
+    out = frame.copy()
+    for k, (r, problem) in res.items():
+        x, y, w, h = (int(round(v)) for v in r)
+        if problem is None:
+            bx, by, bw, bh = (int(round(v)) for v in boxes[k])
+            cv2.rectangle(out, (bx, by), (bx + bw, by + bh), (160, 160, 160), 1)
+            cv2.rectangle(out, (x, y), (x + w, y + h), (0, 170, 0), 2)
+            cv2.putText(out, k.split(".")[-1], (x, y - 3), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 120, 0), 1, cv2.LINE_AA)
+        else:
+            cv2.rectangle(out, (x, y), (x + w, y + h), (0, 0, 230), 2)
+            why = f"{k.split('.')[-1]}: {problem[:40]}"
+            cv2.putText(out, why, (x, y - 3), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 200), 1, cv2.LINE_AA)
+    return out
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -391,6 +547,15 @@ def cmd_check(args: argparse.Namespace) -> int:
         assert best is not None
         ok, reg, res = best
         print(f"{sample}: {reg.variant.id}, {reg.inliers} inliers, {ok}/{len(res)} groups snapped")
+        if args.overlay:
+            # the colour scan in the template's frame, so the author sees the print the lines came from
+            colour = np.asarray(
+                cv2.warpPerspective(img, reg.scan_to_ref, reg.variant.size, flags=cv2.INTER_AREA), np.uint8
+            )
+            args.overlay.mkdir(parents=True, exist_ok=True)
+            target = args.overlay / f"{sample.stem}.check.png"
+            write_atomic(target, bytes(cv2.imencode(".png", check_overlay(colour, reg.variant.boxes, res))[1]))
+            print(f"    wrote {target}")
         for k, (r, problem) in res.items():
             if problem:
                 misses.setdefault((reg.variant.id, k), []).append(f"{sample.name}: {problem}")

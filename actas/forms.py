@@ -34,4 +34,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     c.add_argument("samples", type=Path, nargs="+")
     c.add_argument("--templates-dir", type=Path)
     c.add_argument("--write", action="store_true", help="move the groups to their snapped positions")
+    c.add_argument(
+        "--overlay",
+        type=Path,
+        help="directory for one PNG per sample: its colour scan in the template's frame, "
+        "each group green where it snapped, red where not",
+    )
     c.set_defaults(func=_check)

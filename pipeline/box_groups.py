@@ -51,7 +51,7 @@ def extract_group(scan: U8, scan_to_ref: F64, rect: Rect, n_cells: int) -> Group
     return GroupPatch(patch, np.asarray(np.linalg.inv(scan_to_patch), np.float64), cells, snapped)
 
 
-def _lines(gray: U8, expected: Rect, n_cells: int) -> tuple[float | None, float | None, list[float | None]]:
+def printed_lines(gray: U8, expected: Rect, n_cells: int) -> tuple[float | None, float | None, list[float | None]]:
     """The printed lines near where `expected` puts them: top, bottom, and each vertical (None: not found)."""
     ex, ey, ew, eh = expected
     dark = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, _odd(eh * 0.6), 8)
@@ -73,7 +73,7 @@ def _lines(gray: U8, expected: Rect, n_cells: int) -> tuple[float | None, float 
 def snap_problem(gray: U8, expected: Rect, n_cells: int) -> str | None:
     """Why the group's printed border is not found at `expected` (None when it is): for authors."""
     _ex, _ey, _ew, eh = expected
-    top, bottom, lines_x = _lines(gray, expected, n_cells)
+    top, bottom, lines_x = printed_lines(gray, expected, n_cells)
     if top is None or bottom is None:
         return f"no printed {'top' if top is None else 'bottom'} line within {eh * 0.3:.0f} px of where expected"
     if not eh * 0.85 < bottom - top < eh * 1.15:
@@ -87,7 +87,7 @@ def snap_problem(gray: U8, expected: Rect, n_cells: int) -> str | None:
 def locate_cells(gray: U8, expected: Rect, n_cells: int) -> tuple[list[tuple[int, int, int, int]], bool]:
     """Find the group's outer border and dividers near `expected`; inner rectangles of each box."""
     ex, ey, ew, eh = expected
-    top, bottom, lines_x = _lines(gray, expected, n_cells)
+    top, bottom, lines_x = printed_lines(gray, expected, n_cells)
     found = top is not None and bottom is not None and eh * 0.85 < bottom - top < eh * 1.15
     ty, by = (top, bottom) if found and top is not None and bottom is not None else (ey, ey + eh)
     xs = [lx if lx is not None else ex + ew * i / n_cells for i, lx in enumerate(lines_x)]

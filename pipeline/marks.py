@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
 # Chosen on the 75 inked boxes of one 2020 scan in ../shared (25001.jpg, labelled by eye, no truth exists):
 # its 41 crosses had >= 0.83 of their ink near the diagonals and covered both over >= 0.75; the digit
-# nearest to a cross (a large `2`) had 0.82 and 0.70, so it lands in "maybe" (flagged). One scan: the
-# margin is thin; recheck on more crossed boxes before trusting it further.
+# nearest to a cross (a large `2`) had 0.82 and 0.70, so it lands in "maybe" (flagged). Rechecked by eye
+# on all six 2020 scans in ../shared (210 crossed boxes, 6 of them the pre-printed JUNTOS `x`; crops and
+# counts in docs/authoring.md): 192 read as no digit, 14 maybe (flagged), 4 read as a digit (in fields
+# flagged by the rules); no digit read as a sure cross, 31 digits (mostly `1`s with a flag) maybe.
 NEAR = 0.16  # of the ink's bounding-box side: how close to a diagonal a pixel must be
 X_ON_DIAGONALS = 0.83  # share of the ink near a diagonal for a sure cross
 X_COVERAGE = 0.75  # share of each diagonal's length that the ink covers for a sure cross
@@ -27,6 +30,13 @@ X_BALANCE = 0.25  # a `2`'s long diagonal carries most of its ink, a cross's two
 MAYBE_BALANCE = 0.25
 MIN_ASPECT = 0.45  # width / height of a cross's ink at least this (and at most its inverse)
 BINS = 20  # a diagonal is covered where at least one ink pixel projects into each of these bins
+# A band of tint along a box's edge (`without_edge_bands`): it touches the edge and spans at least
+# EDGE_BAND of it, with at least BAND_SHARE of its pixels within BAND_DEPTH of the box's sides. The
+# bands seen on the 2020 scans span 90-100% of a side and lie wholly in the outer 15%; a cross corner to
+# corner has about 40% of its ink in the outer 20%.
+EDGE_BAND = 0.5
+BAND_DEPTH = 0.2
+BAND_SHARE = 0.8
 
 
 @dataclass(frozen=True)
@@ -59,8 +69,37 @@ class MarkScore:
 NO_MARK = MarkScore(0.0, 0.0, False)
 
 
+def without_edge_bands(ink: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """The ink less its components that lie along an edge of the box: touching it, over at least
+    EDGE_BAND of its length, with nearly all their pixels (BAND_SHARE) in the box's outer frame
+    (BAND_DEPTH of each side). That is the tint of a coloured column or band that the crop took in
+    beside a white box (2020: a band 8-14 px wide down the right of a row's third box, a dotted band
+    across the bottom of VOTOS NULOS, a tinted ring round a box). A cross's strokes run through the
+    middle and meet the edges at their tips only."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    if n <= 2:
+        return ink
+    h, w = ink.shape
+    dy, dx = max(1, int(round(BAND_DEPTH * h))), max(1, int(round(BAND_DEPTH * w)))
+    frame = np.ones((h, w), bool)
+    frame[dy : h - dy, dx : w - dx] = False
+    out = ink.copy()
+    for i in range(1, n):
+        x, y, cw, ch, area = (int(v) for v in stats[i])
+        along = max(
+            cw / w if (y == 0 or y + ch == h) else 0.0,  # on the top or bottom edge, this share of it
+            ch / h if (x == 0 or x + cw == w) else 0.0,  # on the left or right edge
+        )
+        comp = labels == i
+        if along >= EDGE_BAND and (comp & frame).sum() >= BAND_SHARE * area:
+            out &= ~comp
+    return out if out.sum() >= 10 else ink
+
+
 def x_score(ink: npt.NDArray[np.bool_]) -> MarkScore:
-    """How much the ink (a box's kept pen strokes) looks like an `X` across its own bounding box."""
+    """How much the ink (a box's kept pen strokes) looks like an `X` across its own bounding box, once
+    the bands along its edges are left out (`without_edge_bands`)."""
+    ink = without_edge_bands(ink)
     ys, xs = np.nonzero(ink)
     if xs.size < 10:
         return NO_MARK

@@ -61,9 +61,17 @@ class RuleSet:
             left, right = self.sides(rule, values)
             ok = _ok(rule, left, right)
             suspects = [] if ok else self._suspects(rule, values, right)
+            over = [] if ok or rule.op == "==" else [k for k in suspects if k in rule.left]
             out.append(
                 RuleCheck(
-                    rule=rule.name, op=rule.op, ok=ok, left=left, right=right, fields=rule.fields, suspects=suspects
+                    rule=rule.name,
+                    op=rule.op,
+                    ok=ok,
+                    left=left,
+                    right=right,
+                    fields=rule.fields,
+                    suspects=suspects,
+                    over=over,
                 )
             )
         return out
@@ -79,16 +87,18 @@ class RuleSet:
 
 
 def vouched_fields(checks: Iterable[RuleCheck]) -> set[str]:
-    """Fields in at least one sum that holds and shares no field with a broken bound."""
+    """Fields in at least one sum that holds and shares no field with a broken bound's suspects or the
+    fields inflated with them (`inflated_with`)."""
     checks = list(checks)
-    doubted = {k for c in checks if not c.ok and c.op == "<=" for k in c.suspects}
+    doubted = {k for c in checks if not c.ok and c.op == "<=" for k in [*c.suspects, *inflated_with(c, checks)]}
     return {k for c in checks if c.ok and c.op == "==" and not doubted.intersection(c.fields) for k in c.fields}
 
 
 def in_doubt(checks: Iterable[RuleCheck]) -> dict[str, list[Reason]]:
     """Fields (section.KEY) that a broken rule puts in doubt, each with a reason per rule: the fields of a
     broken sum that no holding sum vouches for; and the fields of a broken bound with every field of the
-    sums tied to them (a sum that holds on an impossible total was read wrong consistently)."""
+    sums tied to them, directly or through holding sums (a sum that holds on an impossible total was
+    read wrong consistently: `tied_to_bound`)."""
     checks = list(checks)
     vouched = vouched_fields(checks)
     out: dict[str, list[Reason]] = {}
@@ -105,10 +115,40 @@ def in_doubt(checks: Iterable[RuleCheck]) -> dict[str, list[Reason]]:
                 if k not in vouched:
                     add(k, Reason.rule_broken(c.rule))
             continue
-        tied = [s for s in checks if s.op == "==" and set(s.fields) & set(c.suspects)]
-        for k in dict.fromkeys([*c.suspects, *(k for s in tied for k in s.fields)]):
+        for k in tied_to_bound(c, checks):
             add(k, Reason.bound_broken(c.rule))
     return out
+
+
+def tied_to_bound(bound: RuleCheck, checks: list[RuleCheck]) -> list[str]:
+    """The fields a broken bound puts in doubt: its suspects with every field of a sum that shares one of
+    them; and, from the fields above the bound (`over`), onwards through every sum that holds. A
+    holding sum with a field above an impossible bound holds because its other fields are wrong the same
+    way: 2019, mesa 70343, every `1` read as `4`: ballots 194 -> 494 over 227 electors, VOTOS_VALIDOS
+    186 -> 486 kept valid + blank + null = ballots, and CC 135 -> 435 kept valid = sum of the parties,
+    a sum tied to the ballots only through VOTOS_VALIDOS. A broken sum is not followed further (its
+    sides disagree, so its other side does not repeat the misread), nor is the bound's right side
+    (ballots vouched for by a holding sum when one party's count is over them)."""
+    doubted = dict.fromkeys(bound.suspects)
+    for s in checks:
+        if s.op == "==" and set(s.fields) & set(bound.suspects):
+            doubted.update(dict.fromkeys(s.fields))
+    doubted.update(dict.fromkeys(inflated_with(bound, checks)))
+    return list(doubted)
+
+
+def inflated_with(bound: RuleCheck, checks: list[RuleCheck]) -> list[str]:
+    """The fields above a broken bound and those that every holding sum ties to them, transitively (in
+    the template's order): the fields a misread repeated across the acta may have inflated together."""
+    found = dict.fromkeys(bound.over)
+    grew = bool(found)
+    while grew:
+        grew = False
+        for s in checks:
+            if s.op == "==" and s.ok and set(s.fields) & set(found) and not set(s.fields) <= set(found):
+                found.update(dict.fromkeys(s.fields))
+                grew = True
+    return list(found)
 
 
 def one_box_apart(check: RuleCheck) -> bool:

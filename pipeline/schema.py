@@ -48,6 +48,10 @@ class RuleCheck(BaseModel):
     right: int
     fields: list[str] = Field(description="the fields the rule ties together, as section.KEY")
     suspects: list[str] = Field(default_factory=list, description="the fields a broken rule puts in doubt")
+    over: list[str] = Field(
+        default_factory=list,
+        description="a broken bound's left-side fields, the ones above it (what a repeated misread inflates)",
+    )
 
 
 class ActaReading(BaseModel):

@@ -89,3 +89,59 @@ def test_bounds_flag_the_consistent_misread() -> None:
     assert any(not c.ok and c.op == "<=" for c in checks)
     doubt = in_doubt(checks)
     assert ReasonCode.BOUND_BROKEN in {r.code for r in doubt["presidente.VOTOS_VALIDOS"]}
+
+
+def test_2019_a_misread_repeated_across_the_column_is_flagged(reader: ActaReader) -> None:
+    """mesa 70343: every `1` of the presidente column and the ballots read as `4` keeps both presidente
+    sums true (CC 135 -> 435, VOTOS_VALIDOS 186 -> 486, ballots 194 -> 494) over 227 electors: each
+    presidente field must be right or flagged, CC too, which only valid = sum of the parties ties."""
+    name = "mesa_70343.jpg"
+    truth = json.loads((Y2019 / "truth.json").read_text())["actas"][name]["counts"]["presidente"]
+    reading = reader.read((Y2019 / name).read_bytes())
+    pres = {f.key: f for f in reading.fields if f.section == "presidente"}
+    wrong = [k for k, v in truth.items() if pres[k].value != v and not (v == 0 and pres[k].value is None)]
+    assert all(pres[k].needs_review for k in wrong), [(k, pres[k].value, truth[k]) for k in wrong]
+    if "CC" in wrong:
+        assert ReasonCode.BOUND_BROKEN in pres["CC"].reason_codes
+
+
+@pytest.mark.parametrize(
+    ("name", "crossed", "expect"),
+    [
+        # read by eye: diputados ADN and LIBRE 21 crossed in every box, presidente VOTOS NULOS `X X 5`
+        ("25008.jpg", ("diputados.ADN", "diputados.LIBRE_21"), {"presidente.VOTOS_NULOS": "__5"}),
+        ("25001.jpg", ("diputados.ADN", "diputados.LIBRE_21"), {}),
+    ],
+)
+def test_2020_crosses_beside_a_tinted_band_read_as_no_digit(
+    reader: ActaReader, name: str, crossed: tuple[str, ...], expect: dict[str, str]
+) -> None:
+    """The third box of these rows, and VOTOS NULOS, are cropped with a band of the column's tint along
+    an edge (right; bottom): the cross is judged without it (`pipeline.marks.without_edge_bands`)."""
+    reading = reader.read((Y2020 / name).read_bytes())
+    by = {f"{f.section}.{f.key}": f for f in reading.fields}
+    for key in crossed:
+        assert by[key].text == "___" and by[key].value is None, (key, by[key].text)
+    for key, text in expect.items():
+        assert by[key].text == text, (key, by[key].text)
+
+
+def test_an_edge_band_does_not_hide_a_cross_nor_make_one() -> None:
+    n = 48
+    cross = np.zeros((n, n + 12), bool)
+    for i in range(4, n - 4):
+        cross[i, i - 1 : i + 2] = True
+        cross[i, n - 2 - i : n + 1 - i] = True
+    banded = cross.copy()
+    banded[:, n + 2 :] = True  # a band of tint down the right edge, as the crop of a row's last box takes in
+    assert x_score(cross).is_x and x_score(banded).is_x
+    from pipeline.marks import without_edge_bands
+
+    assert not without_edge_bands(banded)[:, n + 2 :].any()
+    seven = np.zeros((n, n + 12), bool)
+    seven[4:8, 6 : n - 4] = True
+    for i in range(4, n - 4):
+        seven[i, n - 2 - i : n + 1 - i] = True
+    banded_seven = seven.copy()
+    banded_seven[:, n + 2 :] = True
+    assert not x_score(banded_seven).is_x and not x_score(banded_seven).maybe_x

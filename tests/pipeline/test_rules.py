@@ -99,3 +99,55 @@ def test_a_consistent_misread_is_corrected_only_with_the_sum_it_holds() -> None:
     }
     [fix] = constrained_reading(rules, probs)
     assert fix.labels == {"p.VALID": (1, 7, 8), "m.BALLOTS": (1, 9, 4)}
+
+
+# 2019, mesa 70343 as read: every `1` of the presidente column and the ballots read as `4`. Both presidente
+# sums hold, the ballots exceed the electors; CC is tied to the ballots only through VOTOS_VALIDOS.
+CHAIN = [
+    RuleSpec(name="valid = parties", left=["p.VALID"], right=["p.CC", "p.MAS"]),
+    RuleSpec(name="ballots", left=["p.VALID", "p.BLANK", "p.NULL"], right=["m.BALLOTS"]),
+    RuleSpec(name="d ballots", left=["d.VALID", "d.BLANK", "d.NULL"], right=["m.BALLOTS"]),
+    RuleSpec(name="d valid = parties", left=["d.VALID"], right=["d.CC", "d.MAS"]),
+    BOUNDS[0],
+]
+CONSISTENT_1_AS_4 = {
+    "p.CC": 456,
+    "p.MAS": 30,
+    "p.VALID": 486,
+    "p.BLANK": 0,
+    "p.NULL": 8,
+    "m.BALLOTS": 494,
+    "m.ELECTORS": 227,
+    "d.CC": 150,
+    "d.MAS": 27,
+    "d.VALID": 177,
+    "d.BLANK": 12,
+    "d.NULL": 5,
+}
+
+
+def test_a_broken_bound_follows_the_holding_sums_of_the_fields_over_it() -> None:
+    checks = RuleSet(CHAIN).check(CONSISTENT_1_AS_4)
+    assert [c.ok for c in checks] == [True, True, False, True, False]
+    assert checks[4].over == ["m.BALLOTS"] and checks[4].suspects == ["m.BALLOTS", "m.ELECTORS"]
+    doubt = in_doubt(checks)
+    # the chain ballots -> valid + blank + null (holds) -> valid = parties (holds) reaches CC and MAS
+    assert {"p.CC", "p.MAS", "p.VALID", "p.BLANK", "p.NULL", "m.BALLOTS", "m.ELECTORS"} <= set(doubt)
+    assert all(r.code is ReasonCode.BOUND_BROKEN for r in doubt["p.CC"])
+    # the diputados sum on the ballots is broken (its side, 194, is not inflated): its fields are in doubt
+    # by that sum, but the diputados parties, behind a broken sum, are not followed
+    assert "d.CC" not in doubt and "d.MAS" not in doubt
+    assert vouched_fields(checks) == {"d.CC", "d.MAS", "d.VALID"}
+
+
+def test_the_right_side_of_a_bound_on_each_field_is_not_followed() -> None:
+    # one diputados count over the ballots (a misread 1 -> 4) does not put the presidente column in doubt
+    # through the ballots, which two holding sums vouch for
+    each = RuleSpec(name="d each <= ballots", left=["d.CC", "d.MAS"], right=["m.BALLOTS"], op="<=", each=True)
+    values = {**CONSISTENT_1_AS_4, "p.CC": 156, "p.VALID": 186, "m.BALLOTS": 194, "d.CC": 450, "d.VALID": 177}
+    checks = RuleSet([*CHAIN[:4], each]).check(values)
+    assert [c.ok for c in checks] == [True, True, True, False, False]
+    assert checks[4].over == ["d.CC"]
+    doubt = in_doubt(checks)
+    assert "p.CC" not in doubt and "p.MAS" not in doubt
+    assert {"d.CC", "m.BALLOTS"} <= set(doubt)
