@@ -2,8 +2,9 @@
 canvas. Find the pen ink, drop what is not a digit.
 
 Ink is measured against the box's own paper colour, so faint scans and shadows do not matter. What
-is not a digit: specks (small components), and fragments of the printed border (thin components
-lying along the box's edge). A box whose remaining ink is too little or too small is blank and gets
+is not a digit: specks (small components), fragments of the printed border (thin components
+lying along the box's edge), and bands along an edge (a coloured column's tint or a printed rule the
+crop took in: `pipeline.marks.edge_bands`). A box whose remaining ink is too little or too small is blank and gets
 an empty canvas. Otherwise the ink goes through `center_digit`, the same function training used.
 """
 
@@ -17,7 +18,7 @@ import numpy.typing as npt
 
 from pipeline.box_groups import GroupPatch
 from pipeline.digit_input import INPUT_SIZE, center_digit
-from pipeline.marks import NO_MARK, MarkScore, x_score
+from pipeline.marks import NO_MARK, MarkScore, edge_bands, x_score
 from pipeline.schema import PixelBox
 
 U8 = npt.NDArray[np.uint8]
@@ -45,7 +46,9 @@ def segment_cell(patch: U8, rect: tuple[int, int, int, int], score_marks: bool =
     if roi.size == 0:
         return Cell(np.zeros((INPUT_SIZE, INPUT_SIZE), np.uint8), False)
     darkness = ink_strength(roi)
-    keep = _digit_components(ink_mask(darkness), h)
+    mask = ink_mask(darkness)
+    # a band of tint or a printed rule along the box's edge is not pen ink, even alone in the box
+    keep = _digit_components(mask & ~edge_bands(mask), h)
     if keep is None:
         return Cell(np.zeros((INPUT_SIZE, INPUT_SIZE), np.uint8), False)
     # Soft ink (anti-aliased edges, as in MNIST) limited to the kept strokes and their fringe.
@@ -113,10 +116,16 @@ def _border_fragment(x: int, y: int, w: int, h: int, rw: int, rh: int) -> bool:
     """A thin straight component in the outer band of the box: what is left of the printed border.
 
     Horizontal: long and flat within the top or bottom fifth. Vertical: straight (a few pixels wide:
-    the arc of a large `0` or `8` near the edge is wider) and wholly within the left or right sixth."""
+    the arc of a large `0` or `8` near the edge is wider) and wholly within the left or right sixth.
+    Or a thin line across the whole crop in its outer third (a border the crop took in)."""
     flat = h <= max(5, 0.1 * rh) and w >= 0.25 * rw and (y + h <= 0.2 * rh or y >= 0.8 * rh)
     upright = w <= max(5, 0.08 * rw) and (x + w <= 0.16 * rw or x >= 0.84 * rw)
-    return bool(flat or upright)
+    # A box located a little off (unsnapped, or a scan's local stretch) takes in its printed border or
+    # the next box's: a thin line crossing the crop edge to edge in its outer third. A pen stroke that
+    # long and straight would have to overrun the box at both ends.
+    across_v = y == 0 and y + h == rh and w <= max(5, 0.12 * rw) and (x + w <= rw / 3 or x >= 2 * rw / 3)
+    across_h = x == 0 and x + w == rw and h <= max(5, 0.12 * rh) and (y + h <= rh / 3 or y >= 2 * rh / 3)
+    return bool(flat or upright or across_v or across_h)
 
 
 def normalise_stroke(ink: npt.NDArray[np.floating], keep: npt.NDArray[np.bool_]) -> npt.NDArray[np.floating]:

@@ -69,21 +69,19 @@ class MarkScore:
 NO_MARK = MarkScore(0.0, 0.0, False)
 
 
-def without_edge_bands(ink: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
-    """The ink less its components that lie along an edge of the box: touching it, over at least
-    EDGE_BAND of its length, with nearly all their pixels (BAND_SHARE) in the box's outer frame
-    (BAND_DEPTH of each side). That is the tint of a coloured column or band that the crop took in
-    beside a white box (2020: a band 8-14 px wide down the right of a row's third box, a dotted band
-    across the bottom of VOTOS NULOS, a tinted ring round a box). A cross's strokes run through the
-    middle and meet the edges at their tips only."""
+def edge_bands(ink: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """The ink's components that lie along an edge of the box: touching it, over at least EDGE_BAND of
+    its length, with nearly all their pixels (BAND_SHARE) in the box's outer frame (BAND_DEPTH of each
+    side). That is the tint of a coloured column or band that the crop took in beside a white box
+    (2020: a band 8-14 px wide down the right of a row's third box, a dotted band across the bottom of
+    VOTOS NULOS, a tinted ring round a box), or a printed rule the crop caught. Pen strokes run through
+    the middle and meet the edges at their tips only."""
     n, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
-    if n <= 2:
-        return ink
     h, w = ink.shape
     dy, dx = max(1, int(round(BAND_DEPTH * h))), max(1, int(round(BAND_DEPTH * w)))
     frame = np.ones((h, w), bool)
     frame[dy : h - dy, dx : w - dx] = False
-    out = ink.copy()
+    bands = np.zeros((h, w), bool)
     for i in range(1, n):
         x, y, cw, ch, area = (int(v) for v in stats[i])
         along = max(
@@ -92,7 +90,16 @@ def without_edge_bands(ink: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
         )
         comp = labels == i
         if along >= EDGE_BAND and (comp & frame).sum() >= BAND_SHARE * area:
-            out &= ~comp
+            bands |= comp
+    return bands
+
+
+def without_edge_bands(ink: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """The ink less its `edge_bands`, where something else is left to judge."""
+    n = cv2.connectedComponents(ink.astype(np.uint8), connectivity=8)[0]
+    if n <= 2:
+        return ink
+    out = ink & ~edge_bands(ink)
     return out if out.sum() >= 10 else ink
 
 

@@ -20,6 +20,7 @@ class ReasonCode(StrEnum):
     BOUND_BROKEN = "bound_broken"  # above a plausibility bound (e.g. more votes than electors)
     LOW_CONFIDENCE = "low_confidence"  # under the confidence threshold that applies to it
     MARK_UNCERTAIN = "mark_uncertain"  # a box looks somewhat like the form's no-digit mark (`X`), not surely
+    REPEATED_DOUBT = "repeated_doubt"  # the same doubtful reading in several fields: a holding sum does not vouch
 
     @property
     def flags(self) -> bool:
@@ -68,6 +69,14 @@ class Reason:
     @classmethod
     def mark_uncertain(cls) -> Reason:
         return cls(ReasonCode.MARK_UNCERTAIN, "a box may hold the form's no-digit mark (X), or a digit")
+
+    @classmethod
+    def repeated_doubt(cls, read: str, alternative: str, fields: int) -> Reason:
+        return cls(
+            ReasonCode.REPEATED_DOUBT,
+            f"a {read} that may be a {alternative} in {fields} fields: a misread repeated across the acta "
+            "can keep the sums true",
+        )
 
     @classmethod
     def low_confidence(cls, confidence: float) -> Reason:

@@ -7,7 +7,12 @@ from pipeline.fields import with_reasons
 from pipeline.reasons import Reason
 from pipeline.rules import in_doubt, sparable, vouched_fields
 from pipeline.schema import FieldReading, RuleCheck
-from pipeline.thresholds import BROKEN_RULE_SURE_CONFIDENCE, CHECKED_MIN_CONFIDENCE, FIELD_MIN_CONFIDENCE
+from pipeline.thresholds import (
+    BROKEN_RULE_SURE_CONFIDENCE,
+    CHECKED_MIN_CONFIDENCE,
+    FIELD_MIN_CONFIDENCE,
+    REPEATED_DOUBT_CONFIDENCE,
+)
 
 
 def flag_broken_rules(
@@ -36,6 +41,49 @@ def min_confidence(name: str, vouched: set[str]) -> float:
     return CHECKED_MIN_CONFIDENCE if name in vouched else FIELD_MIN_CONFIDENCE
 
 
+def doubts(field: FieldReading, under: float = REPEATED_DOUBT_CONFIDENCE) -> set[tuple[str, str]]:
+    """The field's doubtful readings: (read, next best) for each digit read under `under`."""
+    return {
+        (d.char, d.alternatives[0][0])
+        for d in field.digits
+        if d.char is not None and d.confidence < under and d.alternatives
+    }
+
+
+def repeated_doubts(fields: list[FieldReading], under: float = REPEATED_DOUBT_CONFIDENCE) -> dict[str, Reason]:
+    """Fields (section.KEY) sharing a doubtful reading with another field of the acta: the same confusion
+    twice is what a misread repeated across the acta looks like, and such errors agree with each other."""
+    by_doubt: dict[tuple[str, str], list[str]] = {}
+    for f in fields:
+        for doubt in doubts(f, under):
+            by_doubt.setdefault(doubt, []).append(f"{f.section}.{f.key}")
+    out: dict[str, Reason] = {}
+    for (read, alt), names in sorted(by_doubt.items()):
+        if len(names) > 1:
+            for name in names:
+                out.setdefault(name, Reason.repeated_doubt(read, "blank" if alt == "_" else alt, len(names)))
+    return out
+
+
+def flag_repeated_doubts(
+    fields: list[FieldReading], checks: list[RuleCheck], under: float | None = REPEATED_DOUBT_CONFIDENCE
+) -> list[FieldReading]:
+    """A field that a holding sum vouches for, read under FIELD_MIN_CONFIDENCE, with a doubt it shares
+    with another field: the sum's vouching does not hold against errors that agree, so it is flagged
+    (the others fall to `flag_low_confidence` anyway). `under=None` turns the check off (benchmarks)."""
+    if under is None:
+        return fields
+    vouched = vouched_fields(checks)
+    repeated = repeated_doubts(fields, under)
+    out = []
+    for f in fields:
+        name = f"{f.section}.{f.key}"
+        if name in repeated and name in vouched and f.confidence < FIELD_MIN_CONFIDENCE:
+            f = with_reasons(f, [repeated[name]])
+        out.append(f)
+    return out
+
+
 def flag_low_confidence(fields: list[FieldReading], checks: list[RuleCheck]) -> list[FieldReading]:
     """Flag fields under the confidence threshold that applies to them (vouched for by a rule or not)."""
     vouched = vouched_fields(checks)
@@ -47,7 +95,10 @@ def flag_low_confidence(fields: list[FieldReading], checks: list[RuleCheck]) -> 
     ]
 
 
-def review(fields: list[FieldReading], checks: list[RuleCheck]) -> tuple[list[FieldReading], bool]:
+def review(
+    fields: list[FieldReading], checks: list[RuleCheck], repeated_under: float | None = REPEATED_DOUBT_CONFIDENCE
+) -> tuple[list[FieldReading], bool]:
     """The fields with their flags, and whether the acta needs review."""
-    fields = flag_low_confidence(flag_broken_rules(fields, checks), checks)
+    fields = flag_repeated_doubts(flag_broken_rules(fields, checks), checks, repeated_under)
+    fields = flag_low_confidence(fields, checks)
     return fields, any(f.needs_review for f in fields) or not all(c.ok for c in checks)

@@ -24,6 +24,13 @@ FIELD_MIN_CONFIDENCE = 0.90  # fields that no holding rule checks
 # stays flagged and the broken rule listed either way. None flags all.
 BROKEN_RULE_SURE_CONFIDENCE: float | None = 0.993
 
+# Errors that agree: when the same doubtful reading (a box read `7` at under this confidence with `1`
+# next) turns up in several fields, a misread repeated across the acta (a juror's flagged `1` read as `7`
+# everywhere) can keep a sum true, so a holding sum does not vouch for those fields (`pipeline.review`).
+# Set to the unvouched threshold: such a field then needs what a field no rule checks needs.
+# Measured with `python -m bench.agreeing_errors` (synthetic actas with one confusion per acta).
+REPEATED_DOUBT_CONFIDENCE = FIELD_MIN_CONFIDENCE
+
 # Registration is verified by the boxes themselves: at least this share of a form's box groups must
 # show their printed border where the template puts them (a wrong form or warp finds almost none).
 MIN_BOXES_FOUND = 0.5

@@ -16,9 +16,13 @@ def test_card_matches_the_input_contract() -> None:
     clf = DigitClassifier(DEFAULT_MODEL, prefer_gpu=False)
     card = clf.card
     assert card.architecture == "convnext_tiny"
-    assert card.classes == list(CLASSES) and card.input_size == INPUT_SIZE
+    assert card.classes == [*CLASSES, "X"] and card.input_size == INPUT_SIZE  # the jurors' cross, a class
     assert 0.2 < card.temperature < 5
-    assert "from scratch" in card.notes and "EMNIST" in card.notes
+    assert "real boxes harvested" in card.notes and "EMNIST" in card.notes
+    # the card says which scans it trained on and which it was judged on, and never both
+    for record in card.training["real_scans"].values():  # type: ignore[union-attr]
+        assert record["heldout"] and not set(record["heldout"]) & set(record["train"] + record["validation"])
+    assert card.metrics["real"]["digit_accuracy"] >= 0.98  # type: ignore[index]
 
 
 def test_reads_real_mnist_test_digits() -> None:
@@ -27,7 +31,7 @@ def test_reads_real_mnist_test_digits() -> None:
     idx = np.arange(0, 10000, 5)  # 2,000 digits across the whole test set
     canvases = np.stack([center_digit(img) for img in test.images[idx]])
     pred = clf.predict(canvases).labels
-    assert (pred == test.labels[idx]).mean() >= 0.98  # measured 98.71% on all 10,000 (docs/models.md)
+    assert (pred == test.labels[idx]).mean() >= 0.98  # measured 98.51% on all 10,000 (docs/models.md)
     assert (pred == BLANK).mean() <= 0.005
 
 
@@ -40,7 +44,11 @@ def test_views_read_as_well_and_leave_fewer_sure_misreads() -> None:
     truth = test.labels[idx]
     single = clf.predict(canvases).probs
     averaged = average_over_views(lambda x: clf.predict(x).probs, canvases, DEFAULT_VIEWS)
-    assert np.allclose(averaged.sum(axis=1), 1.0, atol=1e-4)
+    # where the form declares the cross, its share joins `blank` and each row is a distribution; where
+    # not, it is left out (a box that looks like a cross is in doubt), so a row sums to at most 1
+    folded = average_over_views(lambda x: clf.predict(x, no_digit_marks=("X",)).probs, canvases, DEFAULT_VIEWS)
+    assert np.allclose(folded.sum(axis=1), 1.0, atol=1e-4)
+    assert (averaged.sum(axis=1) <= 1 + 1e-4).all() and averaged.sum(axis=1).mean() > 0.99
     right = [(p.argmax(axis=1) == truth).sum() for p in (single, averaged)]
     sure_wrong = [((p.argmax(axis=1) != truth) & (p.max(axis=1) >= 0.99)).sum() for p in (single, averaged)]
     assert right[1] >= right[0]

@@ -81,6 +81,9 @@ def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--calibration", type=Path, help="calibration.json (default: beside the checkpoint)")
     p.add_argument("--metrics", type=Path, help="metrics.json from evaluate, recorded in the card")
     p.add_argument("--hardware", default="", help="what it was trained on, for the card")
+    p.add_argument(
+        "--real-metrics", type=Path, help="real_metrics.json from evaluate-real (held-out real boxes), for the card"
+    )
 
 
 def _add_compare(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

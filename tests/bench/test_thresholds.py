@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.thresholds import flags, main, outcomes, paper_split
+from pipeline.fields import with_reasons
 from pipeline.reader import ActaReader
+from pipeline.reasons import Reason
 from pipeline.thresholds import BROKEN_RULE_SURE_CONFIDENCE, CHECKED_MIN_CONFIDENCE, FIELD_MIN_CONFIDENCE
 from tests.conftest import ACTAS
 
@@ -24,7 +26,12 @@ def _folder(tmp_path: Path, reader: ActaReader, synth: bool) -> tuple[Path, Path
     if synth:
         record = {"a.jpg": {"rules_obeyed": True}, "b.jpg": {"rules_obeyed": False}}
         (tmp_path / "synth.json").write_text(json.dumps({"actas": record}), encoding="utf-8")
-    reading = reader.read((src / "mesa_8004121.jpg").read_bytes()).model_dump(mode="json")
+    read = reader.read((src / "mesa_8004121.jpg").read_bytes())
+    # the real-digit model reads this acta without a flag: one field as a less sure reading would come out
+    # of the review stage (read right at 0.5, flagged), so that the comparison has both kinds
+    unsure = with_reasons(read.fields[5].model_copy(update={"confidence": 0.5}), [Reason.low_confidence(0.5)])
+    read = read.model_copy(update={"fields": [*read.fields[:5], unsure, *read.fields[6:]], "needs_review": True})
+    reading = read.model_dump(mode="json")
     results = tmp_path / "results.jsonl"
     lines = [json.dumps({"source": f"/scans/{n}", "page": None, "reading": reading}) for n in ("a.jpg", "b.jpg")]
     results.write_text("\n".join(lines) + "\n", encoding="utf-8")

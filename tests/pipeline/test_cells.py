@@ -7,6 +7,9 @@ import numpy as np
 
 from pipeline.cells import segment_cell
 from pipeline.digit_input import INPUT_SIZE, center_digit
+from pipeline.reader import ActaReader
+from tests.conftest import ACTAS
+from tests.images import imread
 
 BOX = (20, 20, 60, 64)  # x, y, w, h inside a 104x104 patch
 
@@ -76,3 +79,54 @@ def test_center_digit_keeps_a_speck_small() -> None:
     speck[30:33, 30:33] = 255
     out = center_digit(speck, min_extent=32)
     assert (out > 0).sum() <= 9  # not blown up to a 20 px blob
+
+
+def _canvas_with(extra: str | None) -> tuple[np.ndarray, bool]:
+    """A `4` in a box, with a band of tint along the box's right edge or the next box's printed border
+    inside the crop (the box located a little off)."""
+    img = _box_patch()
+    cv2.putText(img, "4", (34, 72), cv2.FONT_HERSHEY_SIMPLEX, 1.5, (150, 60, 20), 3)
+    x, y, w, h = BOX
+    if extra == "band":  # a coloured column's tint, 10 px, taken in beside the white box (2020 form)
+        img[y + 2 : y + h - 1, x + w - 12 : x + w - 1] = (190, 160, 215)
+    elif extra == "rule":  # a printed line crossing the crop in its outer third
+        cv2.line(img, (x + w - 12, 0), (x + w - 12, 103), (40, 40, 40), 2)
+    cell = segment_cell(np.asarray(img, np.uint8), BOX)
+    return cell.canvas, cell.ink
+
+
+def test_a_band_of_tint_or_a_border_taken_in_is_not_ink() -> None:
+    clean, _ = _canvas_with(None)
+    for extra in ("band", "rule"):
+        canvas, ink = _canvas_with(extra)
+        assert ink
+        # the same digit, placed the same: what the band or the line added is gone
+        assert np.abs(canvas.astype(int) - clean.astype(int)).mean() < 4, extra
+
+
+def test_a_box_holding_only_a_band_of_tint_is_blank() -> None:
+    img = _box_patch()
+    x, y, w, h = BOX
+    img[y + 2 : y + h - 1, x + w - 12 : x + w - 1] = (190, 160, 215)
+    assert not segment_cell(img, BOX).ink
+
+
+def test_a_real_acta_with_tinted_box_edges_reads_the_same(reader: ActaReader) -> None:
+    """Each box of a real 2025 acta given a band of tint down its right edge (as the 2020 form's tinted
+    columns look when a crop takes them in): every field reads as before."""
+    path = ACTAS / "bo2025-runoff" / "mesa_1000551.jpg"
+    img = imread(path)
+    before = reader.read(path.read_bytes())
+    trace = reader.trace(path.read_bytes())
+    tinted = img.copy()
+    for c in trace.cells:
+        x, y, w, h = c.box
+        band = max(3, int(0.2 * w))
+        tinted[y + 2 : y + h - 2, x + w - band - 2 : x + w - 2] = (190, 160, 215)
+    ok, buf = cv2.imencode(".png", tinted)
+    assert ok
+    assert reader.read(bytes(buf)).counts == before.counts  # before bands were left out, they did not
+    again = reader.trace(bytes(buf))
+    for a, b in zip(trace.cells, again.cells, strict=True):  # each box's digit as before, band or not
+        assert a.cell.ink == b.cell.ink
+        assert np.abs(a.cell.canvas.astype(int) - b.cell.canvas.astype(int)).mean() < 20, a.field

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 
 import cv2
-import numpy as np
 import pytest
 
 from pipeline.digit_input import INPUT_SIZE
@@ -71,7 +70,8 @@ def test_trace_holds_every_intermediate_and_read_is_its_last(reader: ActaReader)
     assert trace.registration.template.id == tpl.id and trace.scan.ndim == 3
     assert list(trace.groups) == tpl.field_keys
     assert len(trace.cells) == sum(spec.digits for _, spec in tpl.fields.values()) == len(trace.probs)
-    assert np.allclose(trace.probs.sum(axis=1), 1, atol=1e-4)
+    # over the reader's classes; a cross's share is left out on a form that does not declare it
+    assert (trace.probs.sum(axis=1) <= 1 + 1e-4).all() and trace.probs.sum(axis=1).min() > 0.9
     assert all(c.cell.canvas.shape == (INPUT_SIZE, INPUT_SIZE) for c in trace.cells)
     best = by_field([c.field for c in trace.cells], trace.probs)
     for f in trace.reading.fields:  # each box's most probable class is what the field reads

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from pipeline.fields import read_field
+from pipeline.digit_input import CLASSES
+from pipeline.fields import BoxEvidence, read_field
 from pipeline.reasons import ReasonCode
-from pipeline.review import flag_broken_rules, flag_low_confidence
+from pipeline.review import flag_broken_rules, flag_low_confidence, repeated_doubts, review
 from pipeline.rules import one_box_apart
-from pipeline.schema import RuleCheck
+from pipeline.schema import FieldReading, RuleCheck
 from pipeline.templates import load_templates
 from pipeline.thresholds import CHECKED_MIN_CONFIDENCE, FIELD_MIN_CONFIDENCE
 from tests.pipeline.helpers import RUNOFF_PARTIES_OFF_BY_ONE
@@ -117,3 +119,37 @@ def test_a_sum_further_apart_than_one_box_spares_no_field() -> None:
 def test_one_box_apart(left: int, right: int, one: bool) -> None:
     check = RuleCheck(rule="r", ok=False, left=left, right=right, fields=["a.B"])
     assert one_box_apart(check) is one
+
+
+def _doubtful(key: str, digits: list[int], doubt_at: int | None, alt: int = 1, p: float = 0.8) -> FieldReading:
+    """A field whose box `doubt_at` is read as its digit at `p` with `alt` next (a `7` that may be a `1`)."""
+    boxes = []
+    for i, d in enumerate(digits):
+        b = _box(d)
+        if i == doubt_at:
+            probs = np.full(len(CLASSES), 0.001, np.float32)
+            probs[d], probs[alt] = p, 1 - p - 0.009
+            b = BoxEvidence(probs, True, (0, 0, 10, 10))
+        boxes.append(b)
+    return read_field("presidente", key, key, boxes)
+
+
+def test_the_same_doubt_in_several_fields_is_not_vouched_for_by_a_holding_sum() -> None:
+    """A juror's `1` read `7` in every field (778 for 178): a sum can still hold, the errors agree."""
+    a = _doubtful("PDC", [7, 7, 8], 0)  # 778, its first 7 maybe a 1
+    b = _doubtful("LIBRE", [0, 7, 0], 1)  # 070, maybe 010
+    c = _doubtful("VOTOS_BLANCOS", [0, 0, 4], None)  # 004, sure
+    holding = RuleCheck(rule="r", ok=True, left=1, right=1, fields=[f"presidente.{k}" for k in ("PDC", "LIBRE")])
+    assert CHECKED_MIN_CONFIDENCE <= a.confidence < FIELD_MIN_CONFIDENCE
+    assert not any(f.needs_review for f in flag_low_confidence([a, b, c], [holding]))  # vouched: they pass
+    got = {f.key: f for f in review([a, b, c], [holding])[0]}
+    assert got["PDC"].needs_review and got["LIBRE"].needs_review and not got["VOTOS_BLANCOS"].needs_review
+    assert ReasonCode.REPEATED_DOUBT in got["PDC"].reason_codes
+    assert "a 7 that may be a 1 in 2 fields" in got["PDC"].reasons[-1]
+    # one such doubt alone stays vouched; so do two different doubts
+    assert not review([a, c], [holding])[0][0].needs_review
+    other = _doubtful("LIBRE", [0, 4, 0], 1, alt=9)  # a 4 that may be a 9
+    assert not any(f.needs_review for f in review([a, other, c], [holding])[0])
+    # and the check can be turned off (the benchmark's "before")
+    assert not any(f.needs_review for f in review([a, b, c], [holding], repeated_under=None)[0])
+    assert repeated_doubts([a, b, c]).keys() == {"presidente.PDC", "presidente.LIBRE"}

@@ -31,12 +31,12 @@ from tests.service.conftest import (  # noqa: F401  (fixtures used by name)
 )
 
 RUNOFF = ACTAS / "bo2025-runoff"
-# A real flagged acta: 100014 breaks a rule (99 + 164 = 263 ballots; 264 electors written, read 267), with
-# the rule's fields and PDC (a box border not found) waiting. OTHERS: two more runoff scans, of which at
-# least one waits as well (which one depends on the reader's thresholds: 5018381 for a box border not
-# found, or 1000551 for low confidence), for "the next acta".
+# A real flagged acta: 100014 breaks a rule (99 + 164 = 263 ballots; 264 electors written, misread), with
+# the rule's fields and PDC (a box border not found) waiting. OTHERS: a runoff scan the real-digit model
+# reads clean, and a 2019 scan that waits with every rule holding (a VOTOS_NULOS box border not found),
+# for "the next acta" (the runoff scans that used to wait for low confidence no longer do).
 BROKEN = RUNOFF / "mesa_100014.jpg"
-OTHERS = (RUNOFF / "mesa_5018381.jpg", RUNOFF / "mesa_1000551.jpg")
+OTHERS = (RUNOFF / "mesa_5018381.jpg", ACTAS / "bo2019-general" / "mesa_21088.jpg")
 CHROMIUM = Path("/usr/bin/chromium")
 ORIGIN = "http://testserver"  # TestClient's host
 

@@ -63,12 +63,16 @@ def test_a_reviewer_corrects_one_field_and_confirms_the_rest_with_the_keyboard(
     broken = _upload(live, BROKEN)
     others = [_upload(live, path) for path in OTHERS]
     waiting = [o for o in others if o["record"]["needs_review"]]
-    assert len(waiting) == 1, "expected one more runoff scan waiting, for the next acta"
+    assert len(waiting) == 1, "expected one more scan waiting, for the next acta"
     (other,) = waiting
     flagged = [f["field"] for f in broken["record"]["fields"] if f["waiting_review"]]
     assert ELECTORES in flagged and len(flagged) >= 2  # a real flagged acta: one to correct, the rest to confirm
     read = next(f["value"] for f in broken["record"]["fields"] if f["field"] == ELECTORES)
-    others_value = sum(next(f["value"] for f in o["record"]["fields"] if f["field"] == ELECTORES) for o in others)
+    others_value = sum(  # totals are per form: the runoff's
+        next(f["value"] for f in o["record"]["fields"] if f["field"] == ELECTORES)
+        for o in others
+        if o["template"] == "bo2025-runoff"
+    )
 
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
@@ -125,9 +129,9 @@ def test_a_reviewer_corrects_one_field_and_confirms_the_rest_with_the_keyboard(
     assert all(r["seconds"] is not None and r["seconds"] >= 0 for r in reviews.values())
 
     page.goto(f"{live.url}/review/totals")
-    total = page.locator(f'tr[data-key="{ELECTORES}"] .total')
+    total = page.locator(f'section[data-template="bo2025-runoff"] tr[data-key="{ELECTORES}"] .total')
     expect(total).to_have_text(str(264 + others_value))
-    expect(page.locator("svg.chart rect.bar")).to_have_count(2)  # PDC, LIBRE
+    expect(page.locator('section[data-template="bo2025-runoff"] svg.chart rect.bar')).to_have_count(2)  # PDC, LIBRE
     _shot(page, "totals.png")
     page.goto(f"{live.url}/review/queue")
     expect(page.locator(f'#queue tr[data-acta="{broken["acta_id"]}"]')).to_have_count(0)  # no longer waiting

@@ -73,7 +73,8 @@ def test_a_model_trained_on_from_an_export_keeps_that_exports_record(tmp_path: P
 def test_the_shipped_model_loads_back_into_pytorch() -> None:
     """The shipped ONNX file's weights in timm's ConvNeXt-Tiny give onnxruntime's logits on real digits."""
     canvases = np.stack([center_digit(img) for img in load_mnist(MNIST, "test").images[:64]])
-    model = create_model("convnext_tiny", num_classes=len(CLASSES)).eval()
+    classes = DigitClassifier(DEFAULT_MODEL, prefer_gpu=False).card.classes  # the digits, blank, the marks
+    model = create_model("convnext_tiny", num_classes=len(classes)).eval()
     model.load_state_dict(state_dict_from_onnx(DEFAULT_MODEL, model))
     with torch.no_grad():
         torch_logits = model(torch.from_numpy(to_model_input(canvases))).numpy()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -115,3 +117,41 @@ def test_real_metrics_count_an_x_read_as_no_digit_as_right() -> None:
     assert m["digit_accuracy"] == pytest.approx(2 / 3)
     assert m["per_class"]["1"]["accuracy"] == pytest.approx(0.5)
     assert m["per_class"]["X"]["accuracy"] == 1.0
+
+
+def test_reviewed_boxes_from_the_service_are_training_data_unless_held_out(dataset: Path, tmp_path: Path) -> None:
+    """The service's export (`service.review.harvest`): crops, `_` for blank, no split, `scan_sha256`."""
+    rows = [json.loads(line) for line in (dataset / "manifest.jsonl").read_text().splitlines()]
+    inked = [r for r in rows if r["ink"] and r["label"] in CLASSES[:BLANK]][:3]
+    review = tmp_path / "review"
+    lines = []
+    for r in inked:
+        (review / "crops" / r["sha256"]).mkdir(parents=True, exist_ok=True)
+        crop = cv2.imread(str(dataset / r["crop"]))
+        assert crop is not None
+        assert cv2.imwrite(str(review / "crops" / r["sha256"] / f"{r['field']}-{r['box']}.png"), crop)
+        lines.append(
+            {
+                "scan_sha256": r["sha256"],
+                "form": r["form"],
+                "field": r["field"],
+                "box": r["box"],
+                "label": r["label"],
+                "source": "review",
+                "crop": f"crops/{r['sha256']}/{r['field']}-{r['box']}.png",
+            }
+        )
+    lines.append({**lines[0], "label": "_", "box": 99})
+    (review / "manifest.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    got = load_real([review], list(CLASSES), "train")
+    assert len(got) == 4 and set(got.sources) == {"review"} and got.labels[-1] == BLANK
+    # the canvas made from the crop is the one the pipeline made when it read the scan
+    made = cv2.imread(str(dataset / inked[0]["canvas"]), cv2.IMREAD_GRAYSCALE)
+    assert made is not None
+    assert np.abs(got.canvases[0].astype(int) - made.astype(int)).mean() < 25
+    # a scan another dataset holds out is never trained on, whoever labelled it
+    held = tmp_path / "held"
+    shutil.copytree(dataset, held)
+    manifest = held / "manifest.jsonl"
+    manifest.write_text(manifest.read_text().replace('"split":"train"', '"split":"heldout"'))
+    assert len(load_real([review, held], list(CLASSES), "train")) == 0

@@ -3,7 +3,8 @@
 The dataset's canvases are already the classifier's input (the pipeline made them), so training only
 adds small distortions that a scan of another acta could bring: a slight rotation, scale and shift,
 thinner or thicker strokes, and the scan nuisances the synthetic digits get. Which scans are used is
-decided by the manifest's `split` (by scan, never by digit).
+decided by the manifest's `split` (by scan, never by digit). Boxes a reviewer gave a value to in the
+service (`python -m service.review.harvest`) are training data too.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy.typing as npt
 import torch
 from torch.utils.data import Dataset
 
+from pipeline.cells import segment_cell
 from pipeline.digit_input import INPUT_SIZE, to_model_input
 from training.data.augment import add_scan_nuisance
 
@@ -40,29 +42,53 @@ class RealDigits:
 
 
 def load_real(datasets: Sequence[Path], classes: Sequence[str], split: str | None) -> RealDigits:
-    """Every labelled box of `split` ('train', 'heldout'; None: both) whose label is one of `classes`."""
+    """Every labelled box of `split` ('train', 'heldout'; None: both) whose label is one of `classes`.
+
+    Reads `actas harvest build` datasets and the service's reviewed boxes (`python -m
+    service.review.harvest`: crops only, `_` for blank, no split: training data, its canvases made here
+    by the pipeline's own segmentation). A scan held out in any of the datasets is never trained on."""
     index = {c: i for i, c in enumerate(classes)}
-    canv: list[U8] = []
-    labels: list[int] = []
-    scans: list[str] = []
-    sources: list[str] = []
+    manifests = []
     for root in datasets:
         manifest = root / "manifest.jsonl"
         if not manifest.is_file():
             raise FileNotFoundError(f"{manifest}: not a harvested dataset (run `actas harvest build`)")
-        for line in manifest.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
-            if row["label"] is None or row["label"] not in index or (split and row["split"] != split):
+        manifests.append((root, [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines()]))
+    held = {_sha(row) for _, rows in manifests for row in rows if row.get("split") == "heldout"}
+    canv: list[U8] = []
+    labels: list[int] = []
+    scans: list[str] = []
+    sources: list[str] = []
+    for root, rows in manifests:
+        for row in rows:
+            label = "blank" if row["label"] == "_" else row["label"]
+            row_split = row.get("split", "train")
+            if label is None or label not in index or (split and row_split != split):
                 continue
-            img = cv2.imread(str(root / row["canvas"]), cv2.IMREAD_GRAYSCALE)
-            if img is None or img.shape != (INPUT_SIZE, INPUT_SIZE):
-                raise ValueError(f"{root / row['canvas']}: missing or not a {INPUT_SIZE}px canvas")
-            canv.append(np.asarray(img, np.uint8))
-            labels.append(index[row["label"]])
-            scans.append(row["sha256"])
+            if row_split == "train" and _sha(row) in held:
+                continue
+            canv.append(_canvas(root, row))
+            labels.append(index[label])
+            scans.append(_sha(row))
             sources.append(row["source"])
     empty = np.zeros((0, INPUT_SIZE, INPUT_SIZE), np.uint8)
     return RealDigits(np.stack(canv) if canv else empty, np.asarray(labels, np.int64), scans, sources)
+
+
+def _sha(row: dict[str, object]) -> str:
+    return str(row.get("sha256") or row["scan_sha256"])
+
+
+def _canvas(root: Path, row: dict[str, object]) -> U8:
+    if "canvas" in row:
+        img = cv2.imread(str(root / str(row["canvas"])), cv2.IMREAD_GRAYSCALE)
+        if img is None or img.shape != (INPUT_SIZE, INPUT_SIZE):
+            raise ValueError(f"{root / str(row['canvas'])}: missing or not a {INPUT_SIZE}px canvas")
+        return np.asarray(img, np.uint8)
+    crop = cv2.imread(str(root / str(row["crop"])), cv2.IMREAD_COLOR)  # a reviewed box: the scan's own pixels
+    if crop is None:
+        raise ValueError(f"{root / str(row['crop'])}: missing or not an image")
+    return segment_cell(np.asarray(crop, np.uint8), (0, 0, crop.shape[1], crop.shape[0])).canvas
 
 
 def scan_share(sha256: str, seed: int) -> float:
