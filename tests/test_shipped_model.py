@@ -20,7 +20,7 @@ def test_card_matches_the_input_contract() -> None:
     assert 0.2 < card.temperature < 5
     assert "real boxes harvested" in card.notes and "EMNIST" in card.notes
     # the card says which scans it trained on and which it was judged on, and never both
-    for record in card.training["real_scans"].values():  # type: ignore[union-attr]
+    for record in card.training["real_scans"].values():  # type: ignore[attr-defined]
         assert record["heldout"] and not set(record["heldout"]) & set(record["train"] + record["validation"])
     assert card.metrics["real"]["digit_accuracy"] >= 0.98  # type: ignore[index]
 
