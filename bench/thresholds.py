@@ -52,7 +52,8 @@ class FieldOutcome:
 
 
 def outcomes(truth_dir: Path, results: Path) -> list[FieldOutcome]:
-    truth = load_truth(truth_dir).actas
+    loaded = load_truth(truth_dir)
+    truth, zero_blank = loaded.actas, loaded.zero_may_be_blank
     obeyed = paper_obeys_rules(truth_dir)
     out = []
     for name, reading in readings_by_name(results).items():
@@ -69,7 +70,9 @@ def outcomes(truth_dir: Path, results: Path) -> list[FieldOutcome]:
             out.append(
                 FieldOutcome(
                     confidence=f.confidence,
-                    correct=f.value == expected[f.section][f.key],
+                    # an official 0 read from empty boxes is right where the truth says zeros may be blank
+                    correct=f.value == expected[f.section][f.key]
+                    or (zero_blank and f.value is None and expected[f.section][f.key] == 0),
                     checked=ref in vouched,
                     in_broken_rule=any(r.code is ReasonCode.RULE_BROKEN for r in doubt.get(ref, [])),
                     sparable=sparable(doubt.get(ref, []), reading.checks),
