@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 
 import httpx2
 import pytest
@@ -21,10 +22,11 @@ from service.app import create_app
 from service.models import Acta, Blob, Scan
 from service.models import Role as R
 from service.routes import actas as actas_routes
-from tests.service.conftest import RUNOFF, SAMPLE, Api, MemoReader, make_settings, start_api
+from tests.service.conftest import RUNOFF, SAMPLE, Api, MemoReader, start_api
 from tests.service.test_crud import at_once
 
 CLIENTS = 16
+serving = contextmanager(start_api)  # one app (one replica) for the block
 
 
 class CountingReader(MemoReader):
@@ -35,7 +37,7 @@ class CountingReader(MemoReader):
         super().__init__(base)
         self.calls = 0
         self._lock = threading.Lock()
-        self.before_read: Callable[[], None] = lambda: None
+        self.before_read: Callable[[], object] = lambda: None
 
     def read(self, data: bytes, template: str | None = None) -> ActaReading:
         with self._lock:
@@ -75,7 +77,7 @@ def test_sixteen_identical_uploads_are_read_once(database_url: str, service_read
     reader = CountingReader(service_reader)
     data = SAMPLE.read_bytes()  # a real 2025 runoff scan, new to this database
     key = (hashlib.sha256(data).hexdigest(), None)
-    for api in start_api(database_url, reader):
+    with serving(database_url, reader) as api:
         flights = api.client.app.state.upload_flights  # type: ignore[attr-defined]
         joined: list[bool] = []
         # The one reading starts only once the 15 other uploads wait for it: every one of them arrived
@@ -111,9 +113,9 @@ def test_two_replicas_racing_on_one_scan_keep_one_record(
     data = (RUNOFF[0].parent / name).read_bytes()
     both_reading = threading.Barrier(2, timeout=60)
     reader.before_read = both_reading.wait  # neither replica stores before the other has looked and read
-    for first in start_api(database_url, reader):
+    with serving(database_url, reader) as first:
         with replica(first, reader) as second:
-            answers = at_once([lambda api=api: api.upload(data) for api in [first, second] * (CLIENTS // 2)])
+            answers = at_once([partial(api.upload, data) for api in [first, second] * (CLIENTS // 2)])
         assert reader.calls == 2
         check_one_record(first, answers, data)
 
@@ -123,14 +125,14 @@ def test_an_upload_is_not_blocked_by_overlays_in_flight(
 ) -> None:
     """One read slot and one overlay slot; three overlays in flight (one drawing, held, two waiting for
     the overlay slot): a new scan is read and stored while they are all still held."""
-    for api in start_api(database_url, service_reader, concurrency=1, overlay_concurrency=1):
+    with serving(database_url, service_reader, concurrency=1, overlay_concurrency=1) as api:
         acta_id = api.upload(SAMPLE.read_bytes()).json()["acta_id"]
         state = api.client.app.state  # type: ignore[attr-defined]
         drawing, release = threading.Event(), threading.Event()
         order: list[str] = []
         encode_png = actas_routes.encode_png
 
-        def held(img):  # type: ignore[no-untyped-def]
+        def held(img):
             drawing.set()
             release.wait(20)  # bounded: a blocked upload fails the test below instead of hanging it
             order.append("overlay")
