@@ -125,7 +125,8 @@ async def upload_acta(
     stored (same form, same mesa code) that reads the same on every field is stored as one more scan of
     that acta (200, `record.scans`); one that reads differently puts both in conflict: neither is counted
     until a reviewer keeps one. The `X-Actas-Upload` header says which: new, same_bytes or rescan.
-    A multi-page TIFF is refused (422 multi_page_tiff): one acta per upload."""
+    The same bytes sent by several clients at once are read once: the others wait and answer that
+    record (200, same_bytes). A multi-page TIFF is refused (422 multi_page_tiff): one acta per upload."""
     if len((await request.form()).getlist("file")) > 1:
         raise ApiError(422, "one_file_per_upload", "send one `file` part per upload (one acta per upload)")
     data = await file.read(settings.max_upload_bytes + 1)
