@@ -11,6 +11,7 @@ import anyio
 import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline.reader import ActaReader
 from service import __doc__ as package_doc
@@ -21,6 +22,7 @@ from service.limits import BodyLimit
 from service.routes import actas, health, results, templates
 from service.schema import SchemaError
 from service.settings import Settings
+from service.singleflight import SingleFlight
 
 log = logging.getLogger("actas.service")
 
@@ -47,6 +49,12 @@ def load_reader(settings: Settings) -> ActaReader:
     return ActaReader.from_config(settings.reader_config())
 
 
+def _shared_failure(exc: BaseException) -> bool:
+    """An upload's failure that the same bytes sent at the same moment share (the image's, the request's);
+    the database's is not shared: each waiting upload tries again itself."""
+    return isinstance(exc, Exception) and not isinstance(exc, SQLAlchemyError)
+
+
 def create_app(settings: Settings | None = None, reader: ActaReader | None = None) -> FastAPI:
     """`reader` lets tests share one loaded reader; otherwise it is loaded once, at start-up."""
     settings = settings or Settings()
@@ -66,6 +74,8 @@ def create_app(settings: Settings | None = None, reader: ActaReader | None = Non
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
         app.state.read_limiter = anyio.CapacityLimiter(settings.concurrency)
+        app.state.overlay_limiter = anyio.CapacityLimiter(settings.overlay_concurrency)
+        app.state.upload_flights = SingleFlight(share=_shared_failure)
         log.info(
             {
                 "event": "started",
@@ -74,6 +84,7 @@ def create_app(settings: Settings | None = None, reader: ActaReader | None = Non
                 "database": engine.dialect.name,
                 "templates": sorted(app.state.reader.templates),
                 "concurrency": settings.concurrency,
+                "overlay_concurrency": settings.overlay_concurrency,
                 "load_ms": round((time.perf_counter() - started) * 1000, 1),
             }
         )

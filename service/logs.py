@@ -70,7 +70,7 @@ class RequestLog:
                 "status": status,
                 "ms": round((time.perf_counter() - start) * 1000, 1),
             }
-            for name in ("acta_id", "created", "key_name", "timings_ms", "error_code"):
+            for name in ("acta_id", "created", "joined", "key_name", "timings_ms", "error_code"):
                 if name in state:
                     line[name] = state[name]
             access.info(line)

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
         ge=1,
         description="scans read at once per process; more wait their turn",
     )
+    overlay_concurrency: int = Field(
+        default=1,
+        ge=1,
+        description="audit overlays drawn at once per process, apart from the read slots; more wait their turn",
+    )
     threads: int = Field(default=1, ge=0, description="onnxruntime threads per reading (0: its default)")
     prefer_gpu: bool = True
     public_results: bool = Field(default=False, description="let anyone read GET /results without a key")

@@ -8,7 +8,7 @@ from functools import partial
 from typing import Annotated
 
 import anyio.to_thread
-from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, FastAPI, File, Form, Path, Query, Request, Response, UploadFile
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.errors import UnprocessableImage
@@ -23,6 +23,7 @@ from service.errors import ApiError, responses
 from service.models import Acta, ActaStatus, Blob
 from service.phash import perceptual_hash
 from service.schemas import EXAMPLE_ACTA_ID, SHA256_PATTERN, ActaDocument, ActaPage, ActaSummary, ReviewRequest
+from service.singleflight import SingleFlight
 
 router = APIRouter(prefix="/actas", tags=["actas"])
 log = logging.getLogger("actas.service")
@@ -77,6 +78,23 @@ def _document(sessions: sessionmaker[Session], acta_id: str, templates: dict[str
         return crud.to_document(session, acta, templates) if acta else None
 
 
+Uploaded = tuple[ActaDocument, crud.StoreOutcome, dict[str, float] | None]
+
+
+async def _upload(
+    app: FastAPI, reader: ActaReader, data: bytes, acta_id: str, template: str | None, who: str
+) -> Uploaded:
+    """Look the bytes up; read and store them when they are new. The stored document and what it was."""
+    sessions = app.state.sessions
+    existing = await anyio.to_thread.run_sync(_document, sessions, acta_id, reader.templates)
+    if existing is not None:
+        return existing, crud.StoreOutcome.same_bytes, None
+    # Reading is CPU work: a worker thread, at most `concurrency` at once; the rest wait their turn.
+    reading, phash = await anyio.to_thread.run_sync(_read, reader, data, template, limiter=app.state.read_limiter)
+    doc, outcome = await anyio.to_thread.run_sync(_store, sessions, reading, data, who, reader.templates, phash)
+    return doc, outcome, reading.timings_ms
+
+
 @router.post(
     "",
     operation_id="upload_acta",
@@ -107,7 +125,8 @@ async def upload_acta(
     stored (same form, same mesa code) that reads the same on every field is stored as one more scan of
     that acta (200, `record.scans`); one that reads differently puts both in conflict: neither is counted
     until a reviewer keeps one. The `X-Actas-Upload` header says which: new, same_bytes or rescan.
-    A multi-page TIFF is refused (422 multi_page_tiff): one acta per upload."""
+    The same bytes sent by several clients at once are read once: the others wait and answer that
+    record (200, same_bytes). A multi-page TIFF is refused (422 multi_page_tiff): one acta per upload."""
     if len((await request.form()).getlist("file")) > 1:
         raise ApiError(422, "one_file_per_upload", "send one `file` part per upload (one acta per upload)")
     data = await file.read(settings.max_upload_bytes + 1)
@@ -115,19 +134,17 @@ async def upload_acta(
         raise ApiError(413, "file_too_large", f"the file is over the {settings.max_upload_bytes:,}-byte limit")
     acta_id = hashlib.sha256(data).hexdigest()
     request.state.acta_id = acta_id
-    sessions = request.app.state.sessions
-    existing = await anyio.to_thread.run_sync(_document, sessions, acta_id, reader.templates)
-    if existing is not None:
-        response.status_code = 200
-        response.headers["X-Actas-Upload"] = crud.StoreOutcome.same_bytes.value
-        request.state.created = False
-        return existing
-    # Reading is CPU work: a worker thread, at most `concurrency` at once; the rest wait their turn.
-    reading, phash = await anyio.to_thread.run_sync(
-        _read, reader, data, template, limiter=request.app.state.read_limiter
+    # The same bytes sent by several clients at once are looked up, read and stored once: the others wait
+    # for that run and answer what it stored (200 same_bytes). Keyed by the bytes and the forced template.
+    flights: SingleFlight[Uploaded] = request.app.state.upload_flights
+    (doc, outcome, timings), led = await flights.run(
+        (acta_id, template), partial(_upload, request.app, reader, data, acta_id, template, who.name)
     )
-    request.state.timings_ms = reading.timings_ms
-    doc, outcome = await anyio.to_thread.run_sync(_store, sessions, reading, data, who.name, reader.templates, phash)
+    if not led:
+        outcome, timings = crud.StoreOutcome.same_bytes, None
+        request.state.joined = True  # for the request log: answered by another request's run
+    if timings is not None:
+        request.state.timings_ms = timings
     request.state.created = outcome == crud.StoreOutcome.new
     response.status_code = 201 if outcome == crud.StoreOutcome.new else 200
     response.headers["X-Actas-Upload"] = outcome.value
@@ -206,8 +223,10 @@ def _overlay(sessions: sessionmaker[Session], acta_id: str, reader: ActaReader) 
 )
 async def get_overlay(acta_id: ActaIdPath, _: Reader, reader: ReaderDep, request: Request) -> Response:
     request.state.acta_id = acta_id
+    # Drawn from a stored scan, never read: the overlay slots, not the read slots (an upload never waits
+    # behind overlays; overlays beyond their slots wait for each other).
     png = await anyio.to_thread.run_sync(
-        partial(_overlay, request.app.state.sessions, acta_id, reader), limiter=request.app.state.read_limiter
+        partial(_overlay, request.app.state.sessions, acta_id, reader), limiter=request.app.state.overlay_limiter
     )
     if png is None:
         raise ApiError(404, "not_found", f"no acta {acta_id}")
