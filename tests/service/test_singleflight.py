@@ -3,10 +3,31 @@ shared sends the waiting callers round again."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Awaitable, Callable
+
 import anyio
 import pytest
 
 from service.singleflight import SingleFlight
+
+
+def run_apart(main: Callable[[], Awaitable[None]]) -> None:
+    """`anyio.run` in a thread of its own: a test before this one (Playwright's sync API) may leave an
+    event loop running in the main thread, where a second one cannot start."""
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            anyio.run(main)
+        except BaseException as exc:  # re-raised in the test's thread
+            errors.append(exc)
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    if errors:
+        raise errors[0]
 
 
 class Bad(Exception):
@@ -41,7 +62,7 @@ def test_callers_of_one_key_share_one_run_and_other_keys_run_apart() -> None:
             release.set()
         assert not flights.in_flight("a")
 
-    anyio.run(main)
+    run_apart(main)
     assert sorted(runs) == ["a", "b"]
     assert sorted(got) == [("A", False)] * 4 + [("A", True), ("B", True)]
 
@@ -73,7 +94,7 @@ def test_a_failure_is_shared_or_run_again(shared: bool) -> None:
             for _ in range(3):
                 tg.start_soon(call)
 
-    anyio.run(main)
+    run_apart(main)
     if shared:  # the input's failure: every caller gets it, one run
         assert runs == 1 and outcomes == [Bad, Bad, Bad]
     else:  # the leader's own failure: a waiting caller runs the work again, the last one joins it
