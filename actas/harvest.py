@@ -36,7 +36,7 @@ import shutil
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -48,6 +48,7 @@ from pydantic import BaseModel
 from actas.evaluation import Truth, load_truth
 from pipeline.digit_input import BLANK, CLASSES
 from pipeline.errors import ReadError
+from pipeline.fields import labels_for_text
 
 if TYPE_CHECKING:
     from pipeline.reader import ActaReader, ReadTrace
@@ -96,17 +97,9 @@ def split_of(sha256: str, heldout: float, seed: int) -> Split:
 
 def box_labels(value: int | None, ink: Sequence[bool], zero_may_be_blank: bool = False) -> list[str] | None:
     """Per-box labels for a field's known value, or None when the boxes cannot carry it (module doc)."""
-    blank = CLASSES[BLANK]
     if value is None or (value == 0 and zero_may_be_blank and not any(ink)):
-        return [blank] * len(ink)
-    text = str(value)
-    if value < 0 or len(text) > len(ink):
-        return None
-    pad = len(ink) - len(text)
-    labels = ["0" if seen else blank for seen in ink[:pad]] + list(text)
-    if not all(ink[pad:]):
-        return None  # a digit the truth needs where the reader found an empty box
-    return labels
+        return [CLASSES[BLANK]] * len(ink)
+    return None if value < 0 else labels_for_text(str(value), ink)
 
 
 def read_hand_labels(paths: Iterable[Path]) -> dict[str, str]:
@@ -374,7 +367,7 @@ def add_arguments(p: argparse.ArgumentParser, parents: Sequence[argparse.Argumen
     s.add_argument("--by-pred", action="store_true", help="group the crops by what the reader read (quicker to check)")
 
 
-def run(args: argparse.Namespace, reader_factory: object) -> int:
+def run(args: argparse.Namespace, reader_factory: Callable[[], ActaReader]) -> int:
     try:
         if args.harvest_command == "build":
             if not 0.0 <= args.heldout <= 1.0:
@@ -383,7 +376,6 @@ def run(args: argparse.Namespace, reader_factory: object) -> int:
             scans = scan_files(args.scans)
             if not scans:
                 raise ValueError("no scans given (JPEG, PNG or TIFF files, or folders of them)")
-            assert callable(reader_factory)
             summary = harvest(reader_factory(), scans, args.out, hand, args.heldout, args.seed)
             d = summary.as_dict()
             print(json.dumps({k: v for k, v in d.items() if k != "heldout_scans"}, indent=2))

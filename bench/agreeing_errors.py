@@ -29,8 +29,10 @@ from actas.evaluation import load_truth, readings_by_name
 from pipeline.fields import with_reasons
 from pipeline.reasons import Reason, ReasonCode
 from pipeline.review import review
+from pipeline.rules import RuleSet
 from pipeline.schema import ActaReading, DigitReading, FieldReading
 from pipeline.templates import load_templates
+from pipeline.thresholds import REPEATED_DOUBT_CONFIDENCE
 
 # Confusions seen on real Bolivian scans with the MNIST-only model (docs/real-digits.md): (truth, read).
 CONFUSIONS = (("1", "7"), ("1", "4"), ("1", "2"), ("0", "6"), ("4", "9"), ("7", "1"), ("5", "6"), ("2", "7"))
@@ -79,25 +81,22 @@ def confused(
     return out if hit else None
 
 
-def judge(
-    fields: list[FieldReading], reading: ActaReading, expected: dict[str, dict[str, int | None]], under: float | None
-) -> tuple[int, int, int, int]:
-    """(fields scored, flagged, wrong, wrong and unflagged) after re-reviewing."""
-    templates = load_templates()
-    rules = templates[reading.template].ruleset
-    values = {f"{f.section}.{f.key}": f.value for f in fields}
-    checks = rules.check(values)
-    reviewed, _ = review(fields, checks) if under is not None else review(fields, checks, repeated_under=None)
-    n = flagged = wrong = silent = 0
-    for f in reviewed:
-        if f.key not in expected.get(f.section, {}):
-            continue
-        n += 1
-        flagged += f.needs_review
-        bad = f.value != expected[f.section][f.key]
-        wrong += bad
-        silent += bad and not f.needs_review
-    return n, flagged, wrong, silent
+def tally_both(
+    tally: Counter[str], fields: list[FieldReading], rules: RuleSet, expected: dict[str, dict[str, int | None]]
+) -> None:
+    """Re-review the fields without the repeated-doubt check (`*_off`) and with it (`*_on`), and add the
+    fields scored, flagged, wrong, and wrong and unflagged to `tally`."""
+    checks = rules.check({f"{f.section}.{f.key}": f.value for f in fields})
+    for key, under in (("off", None), ("on", REPEATED_DOUBT_CONFIDENCE)):
+        reviewed, _ = review(fields, checks, repeated_under=under)
+        for f in reviewed:
+            if f.key not in expected.get(f.section, {}):
+                continue
+            bad = f.value != expected[f.section][f.key]
+            tally[f"n_{key}"] += 1
+            tally[f"flagged_{key}"] += f.needs_review
+            tally[f"wrong_{key}"] += bad
+            tally[f"silent_{key}"] += bad and not f.needs_review
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,8 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     readings = {k: v for k, v in readings_by_name(args.results).items() if k in truth}
     if not readings:
         p.error(f"no reading in {args.results} matches {args.truth_dir}/truth.json")
-    from pipeline.thresholds import REPEATED_DOUBT_CONFIDENCE as UNDER
-
+    rules = {k: t.ruleset for k, t in load_templates().items()}
     print(f"{len(readings)} actas of {args.truth_dir}; confusions {', '.join(f'{a}->{b}' for a, b in CONFUSIONS)}")
     print()
     print(
@@ -122,12 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     base: Counter[str] = Counter()
     for name, reading in readings.items():
         fields = [rebuilt(f, list(f.digits)) for f in reading.fields]
-        for key, under in (("off", None), ("on", UNDER)):
-            n, flagged, wrong, silent = judge(fields, reading, truth[name].counts, under)
-            base[f"n_{key}"] += n
-            base[f"flagged_{key}"] += flagged
-            base[f"wrong_{key}"] += wrong
-            base[f"silent_{key}"] += silent
+        tally_both(base, fields, rules[reading.template], truth[name].counts)
     n = base["n_off"]
     print(
         f"| as read | as read | {len(readings)} | {n} | {base['wrong_off']} | {base['silent_off']} "
@@ -142,12 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             if mixed is None:
                 continue
             tally["actas"] += 1
-            for key, under in (("off", None), ("on", UNDER)):
-                n, flagged, wrong, silent = judge(mixed, reading, truth[name].counts, under)
-                tally[f"n_{key}"] += n
-                tally[f"flagged_{key}"] += flagged
-                tally[f"wrong_{key}"] += wrong
-                tally[f"silent_{key}"] += silent
+            tally_both(tally, mixed, rules[reading.template], truth[name].counts)
         n = max(1, tally["n_off"])
         w = max(1, tally["wrong_off"])
         print(

@@ -29,6 +29,19 @@ def value_of(labels: Sequence[int]) -> int | None:
     return int("".join(digits)) if digits else None
 
 
+def labels_for_text(text: str, ink: Sequence[bool]) -> list[str] | None:
+    """A field's known value as written in its boxes -> a label per box (CLASSES' names), the inverse of
+    `value_of` for training data: the value's digits right-aligned; a box left of them `0` where the
+    reader saw ink (jurors write `008`), `blank` where it saw none. None when the value has more digits
+    than boxes, or needs a box the reader found empty (the boxes or the value are in doubt)."""
+    if len(text) > len(ink):
+        return None
+    pad = len(ink) - len(text)
+    if not all(ink[pad:]):
+        return None
+    return ["0" if seen else CLASSES[BLANK] for seen in ink[:pad]] + list(text)
+
+
 def text_of(labels: Sequence[int]) -> str:
     """What the boxes read, '_' for a blank box."""
     return "".join("_" if i == BLANK else CLASSES[i] for i in labels)

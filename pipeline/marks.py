@@ -30,7 +30,7 @@ X_BALANCE = 0.25  # a `2`'s long diagonal carries most of its ink, a cross's two
 MAYBE_BALANCE = 0.25
 MIN_ASPECT = 0.45  # width / height of a cross's ink at least this (and at most its inverse)
 BINS = 20  # a diagonal is covered where at least one ink pixel projects into each of these bins
-# A band of tint along a box's edge (`without_edge_bands`): it touches the edge and spans at least
+# A band of tint along a box's edge (`edge_bands`): it touches the edge and spans at least
 # EDGE_BAND of it, with at least BAND_SHARE of its pixels within BAND_DEPTH of the box's sides. The
 # bands seen on the 2020 scans span 90-100% of a side and lie wholly in the outer 15%; a cross corner to
 # corner has about 40% of its ink in the outer 20%.

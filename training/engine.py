@@ -321,8 +321,8 @@ def init_weights(model: nn.Module, cfg: TrainConfig) -> None:
     if cfg.init.endswith(".onnx"):  # e.g. continue training the shipped model
         from pipeline.model_card import card_path
 
-        card = Path(cfg.init).with_suffix(".json")
-        if card_path(Path(cfg.init)).is_file():
+        card = card_path(Path(cfg.init))
+        if card.is_file():
             n_before = len(json.loads(card.read_text()).get("classes", CLASSES))
         donor = create_model(cfg.model, num_classes=n_before)
         state = state_dict_from_onnx(Path(cfg.init), donor)

@@ -198,7 +198,7 @@ def _init_training(init: str | None) -> dict[str, Any] | None:
 
 def real_scans(cfg: dict[str, Any]) -> dict[str, dict[str, list[str]]]:
     """Per harvested dataset: the scans trained on, kept for validation, and held out (by file name)."""
-    from training.data.real import scan_share
+    from training.data.real import scan_sha, scan_share
 
     out: dict[str, dict[str, list[str]]] = {}
     for root in cfg.get("real") or []:
@@ -208,7 +208,7 @@ def real_scans(cfg: dict[str, Any]) -> dict[str, dict[str, list[str]]]:
         scans: dict[str, tuple[str, str]] = {}
         for line in manifest.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
-            sha = row.get("sha256") or row["scan_sha256"]
+            sha = scan_sha(row)
             scans[sha] = (row.get("scan", sha[:16]), row.get("split", "train"))
         record: dict[str, list[str]] = {"train": [], "validation": [], "heldout": []}
         for sha, (name, split) in sorted(scans.items(), key=lambda kv: kv[1][0]):

@@ -30,6 +30,8 @@ import cv2
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pipeline.digit_input import BLANK, CLASSES
+from pipeline.fields import labels_for_text
 from pipeline.image_io import decode_image
 from pipeline.schema import ActaReading, DigitReading
 from service.db import ensure_schema, make_engine, session_factory
@@ -43,14 +45,8 @@ SOURCE = "review"
 
 def box_labels(value: int | None, digits: list[DigitReading]) -> list[str] | None:
     """Per-box labels for a reviewed value, or None when the boxes cannot carry it (see the module)."""
-    text = "" if value is None else str(value)
-    if len(text) > len(digits):
-        return None
-    pad = len(digits) - len(text)
-    labels = ["0" if d.ink else "_" for d in digits[:pad]] + list(text)
-    if any(not d.ink and label != "_" for d, label in zip(digits[pad:], labels[pad:], strict=True)):
-        return None  # a digit the reviewer read where the reader found an empty box
-    return labels
+    labels = labels_for_text("" if value is None else str(value), [d.ink for d in digits])
+    return None if labels is None else ["_" if label == CLASSES[BLANK] else label for label in labels]
 
 
 @dataclass

@@ -54,7 +54,7 @@ def load_real(datasets: Sequence[Path], classes: Sequence[str], split: str | Non
         if not manifest.is_file():
             raise FileNotFoundError(f"{manifest}: not a harvested dataset (run `actas harvest build`)")
         manifests.append((root, [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines()]))
-    held = {_sha(row) for _, rows in manifests for row in rows if row.get("split") == "heldout"}
+    held = {scan_sha(row) for _, rows in manifests for row in rows if row.get("split") == "heldout"}
     canv: list[U8] = []
     labels: list[int] = []
     scans: list[str] = []
@@ -65,17 +65,18 @@ def load_real(datasets: Sequence[Path], classes: Sequence[str], split: str | Non
             row_split = row.get("split", "train")
             if label is None or label not in index or (split and row_split != split):
                 continue
-            if row_split == "train" and _sha(row) in held:
+            if row_split == "train" and scan_sha(row) in held:
                 continue
             canv.append(_canvas(root, row))
             labels.append(index[label])
-            scans.append(_sha(row))
+            scans.append(scan_sha(row))
             sources.append(row["source"])
     empty = np.zeros((0, INPUT_SIZE, INPUT_SIZE), np.uint8)
     return RealDigits(np.stack(canv) if canv else empty, np.asarray(labels, np.int64), scans, sources)
 
 
-def _sha(row: dict[str, object]) -> str:
+def scan_sha(row: dict[str, object]) -> str:
+    """A manifest row's scan: `sha256` in a harvested dataset, `scan_sha256` in the service's export."""
     return str(row.get("sha256") or row["scan_sha256"])
 
 
