@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from pipeline.digit_input import BLANK, CLASSES, to_model_input
+from pipeline.digit_input import BLANK, CLASSES, INPUT_SIZE, to_model_input
 from pipeline.model_card import ModelCard, load_card
 
 
@@ -57,14 +57,29 @@ class DigitClassifier:
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(model_path), opts, providers=available_providers(prefer_gpu))
         self.input_name = self.session.get_inputs()[0].name
+        self._empty: npt.NDArray[np.float32] | None = None
 
     @property
     def provider(self) -> str:
         return str(self.session.get_providers()[0])
 
     def logits(self, canvases: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-        if len(canvases) == 0:
-            return np.zeros((0, len(self.card.classes)), np.float32)
+        """An empty canvas (a blank box, most boxes of an acta) always gives the same logits: they are
+        computed once, and only canvases with ink go through the model."""
+        out = np.empty((len(canvases), len(self.card.classes)), np.float32)
+        inked = canvases.reshape(len(canvases), -1).any(axis=1)
+        if not inked.all():
+            out[~inked] = self._empty_logits()
+        if inked.any():
+            out[inked] = self._run(canvases[inked])
+        return out
+
+    def _empty_logits(self) -> npt.NDArray[np.float32]:
+        if self._empty is None:  # two threads may both compute it: the same value
+            self._empty = self._run(np.zeros((1, INPUT_SIZE, INPUT_SIZE), np.uint8))[0]
+        return self._empty
+
+    def _run(self, canvases: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         out = self.session.run(None, {self.input_name: to_model_input(canvases)})[0]
         return np.asarray(out, np.float32)
 

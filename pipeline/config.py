@@ -18,7 +18,7 @@ class ReaderConfig:
     templates_dirs: tuple[Path, ...] = ()  # added to the built-in forms (same id replaces)
     builtin_templates: bool = True
     prefer_gpu: bool = True  # CUDA where onnxruntime has it
-    threads: int = 0  # onnxruntime intra-op threads; 0 lets it choose
+    threads: int = 0  # onnxruntime intra-op threads, and references matched at once; 0: every core
     views: tuple[str, ...] = DEFAULT_VIEWS  # the second look's test-time views; ("identity",) turns it off
     max_pixels: int = DEFAULT_MAX_PIXELS
 

@@ -9,6 +9,7 @@ stages in order. `trace()` returns every intermediate; `read()` is its last elem
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from dataclasses import dataclass
 
@@ -70,7 +71,7 @@ class ActaReader:
         self.classifier = classifier
         self.templates = templates
         self.config = config
-        self.registrar = FormRegistrar(templates)
+        self.registrar = FormRegistrar(templates, threads=config.threads or _cores())
 
     @classmethod
     def from_config(cls, config: ReaderConfig | None = None) -> ActaReader:
@@ -178,6 +179,10 @@ class ActaReader:
             needs_review=needs_review,
             timings_ms={},
         )
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def crosses_boxes(tpl: Template) -> bool:

@@ -4,7 +4,10 @@ ORB keypoints of the scan (downscaled to WORK_WIDTH) are matched against each te
 reference (keypoints taken outside the masked regions only), with Lowe's ratio test and a robust
 homography (OpenCV's USAC with local optimisation: on a wrong reference it gives up in about 1 ms where
 plain RANSAC ran its 3,000 iterations, about 47 ms; on the right one its refined warp puts the boxes
-closer to their printed lines, which upside-down scans needed). When ORB finds little (blurred,
+closer to their printed lines, which upside-down scans needed). Identification is cheap first: the
+an even sample of the scan's ORB keypoints ranks the references (a tenth of the matching), and only those near the
+best are matched with every keypoint; the rest are matched only for a caller that asks past them (the boxes
+were not where the first put them). When ORB finds little (blurred,
 low-contrast or photographed scans), SIFT, slower but more tolerant, tries again. ORB is rotation
 invariant, so upside-down and rotated scans register too; the homography absorbs perspective (phone
 photos), scale (150-400 dpi) and cropped or padded margins. The variant with the most inliers wins;
@@ -13,8 +16,13 @@ its inlier count, squashed to 0-1, is the template score.
 
 from __future__ import annotations
 
+import itertools
 import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -47,6 +55,37 @@ class Registration:
 
 FLANN_SEED = 0
 ORB_CONFIDENT = 100  # ORB inliers above which SIFT is not tried
+# The quick look that ranks the references: a sample of the scan's keypoints, spread evenly over ORB's
+# list (the strongest alone cluster on handwriting and noise: a synthetic runoff scan got 6 quick inliers
+# on its form). Measured on the 112 real scans of ../shared (2019, 2020, 2025): the form got at least 33
+# quick inliers, a wrong form at most 0.13 of the best, a sister print variant up to 0.9; the winner by
+# full inliers was always in the shortlist. Checked against matching every reference in full on those
+# and 1,000 synthetic actas (`bench.compare_readings`): the same readings.
+QUICK_FEATURES = 600  # keypoints in the sample
+QUICK_SURE = 20  # quick inliers under which the quick look says nothing: every reference is matched in full
+QUICK_SHARE = 0.4  # references under this share of the best's quick inliers are not matched in full
+
+
+class _Indexes:
+    """Copies of one reference's FLANN index, one per query running at once (OpenCV does not promise that
+    one matcher may serve two threads). Every copy is built from the same seed, so which copy answers does
+    not change the matches."""
+
+    def __init__(self, build: Callable[[], cv2.FlannBasedMatcher]) -> None:
+        self._build = build
+        self._free = [build()]
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def borrow(self) -> Iterator[cv2.FlannBasedMatcher]:
+        with self._lock:
+            index = self._free.pop() if self._free else None
+        index = index or self._build()
+        try:
+            yield index
+        finally:
+            with self._lock:
+                self._free.append(index)
 
 
 @dataclass(frozen=True)
@@ -54,24 +93,40 @@ class _Reference:
     template: Template
     variant: VariantSpec
     points: npt.NDArray[np.float32]  # keypoints in the reference frame
+    indexes: _Indexes  # its own: the ratio test must not compare with a sister variant's twin feature
+
+
+@dataclass(frozen=True)
+class _ScanFeatures:
+    points: npt.NDArray[np.float32]  # keypoints, full-resolution scan pixels
     descriptors: Descriptors
+    sample: npt.NDArray[np.intp]  # indices of QUICK_FEATURES keypoints spread over the list
+
+
+_Found = list[tuple[int, _Reference, F64]]
+_Map = Callable[..., Iterator[Any]]  # `map`, or a thread pool's
 
 
 class _Detector:
     """One kind of keypoint (ORB or SIFT) with every reference's features, each in its own FLANN index
     (LSH for ORB's binary descriptors, KD-trees for SIFT's): built once, about twice as fast to query
     as brute force here. One index per reference, because the ratio test must not compare a feature
-    with its twin on another variant of the same form."""
+    with its twin on another variant of the same form.
 
-    def __init__(self, kind: str, templates: dict[str, Template]) -> None:
+    `each` maps over tasks (`map`, or a pool's); `parts` splits a scan's descriptors into that many runs
+    of queries matched at once: each query's neighbours do not depend on the others, so the matches, in
+    query order, are the same however they are split."""
+
+    def __init__(self, kind: str, templates: dict[str, Template], each: _Map = map, parts: int = 1) -> None:
         self.kind = kind
-        self.lock = threading.Lock()  # OpenCV does not promise that one matcher may serve two threads
+        self.each = each
+        self.parts = parts
+        self.lock = threading.Lock()  # nor one detector
         if kind == "orb":
             self.features: cv2.Feature2D = cv2.ORB.create(nfeatures=N_FEATURES, fastThreshold=12)
         else:
             self.features = cv2.SIFT.create(nfeatures=N_FEATURES)
         self.references = [self._reference(t, v) for t in templates.values() for v in t.variants]
-        self.indexes = [self._index(ref.descriptors) for ref in self.references]
 
     def _index(self, descriptors: Descriptors) -> cv2.FlannBasedMatcher:
         # FLANN's LSH tables and KD-trees are drawn from OpenCV's (thread-local) random state: seed it for
@@ -106,33 +161,67 @@ class _Detector:
         if desc is None or len(kps) < MIN_INLIERS:
             raise ValueError(f"template {template.id}/{variant.id}: too few features in its reference image")
         pts = np.array([kp.pt for kp in kps], np.float32) / to_small
-        return _Reference(template, variant, pts, _descriptors(desc))
+        ref_desc = _descriptors(desc)
+        return _Reference(template, variant, pts, _Indexes(lambda: self._index(ref_desc)))
 
-    def candidates(self, small: U8, scale: float, only: str | None) -> list[tuple[int, _Reference, F64]]:
-        """(inliers, reference, scan->reference homography) for every reference that matched."""
+    def scan(self, small: U8, scale: float) -> _ScanFeatures | None:
+        """The scan's keypoints (full-resolution pixels) and descriptors; None when there are too few."""
         with self.lock:
             kps, desc = self.features.detectAndCompute(small, None)
         if desc is None or len(kps) < 8:
-            return []
-        scan_pts = np.array([kp.pt for kp in kps], np.float32) / scale
-        out = []
-        for ref, index in zip(self.references, self.indexes, strict=True):
-            if only and ref.template.id != only:
-                continue
-            found = self._match(scan_pts, _descriptors(desc), ref, index)
-            out.append((found[0], ref, found[1]) if found else (0, ref, np.eye(3)))
-        return out
+            return None
+        sample = np.unique(np.linspace(0, len(kps) - 1, min(QUICK_FEATURES, len(kps))).round().astype(np.intp))
+        return _ScanFeatures(np.array([kp.pt for kp in kps], np.float32) / scale, _descriptors(desc), sample)
 
-    def _match(
-        self, scan_pts: npt.NDArray[np.float32], desc: Descriptors, ref: _Reference, index: cv2.FlannBasedMatcher
+    def refs(self, only: str | None) -> list[_Reference]:
+        return [r for r in self.references if not only or r.template.id == only]
+
+    def candidates(self, scan: _ScanFeatures | None, refs: list[_Reference]) -> _Found:
+        """(inliers, reference, scan->reference homography) for each of these references, all keypoints."""
+        if scan is None:
+            return []
+        found = self._fits(scan.points, scan.descriptors, refs)
+        return [(f[0], r, f[1]) if f else (0, r, np.eye(3)) for f, r in zip(found, refs, strict=True)]
+
+    def shortlist(self, scan: _ScanFeatures | None, only: str | None) -> tuple[list[_Reference], list[_Reference]]:
+        """The references worth a full match (near the best by the sample's inliers), and the rest."""
+        refs = self.refs(only)
+        if scan is None or len(refs) < 2:
+            return refs, []
+        found = self._fits(scan.points[scan.sample], scan.descriptors[scan.sample], refs)
+        quick = [f[0] if f else 0 for f in found]
+        if max(quick) < QUICK_SURE:
+            return refs, []
+        bar = QUICK_SHARE * max(quick)
+        order = sorted(range(len(refs)), key=lambda k: -quick[k])
+        return [refs[k] for k in order if quick[k] >= bar], [refs[k] for k in order if quick[k] < bar]
+
+    def _fits(
+        self, scan_pts: npt.NDArray[np.float32], desc: Descriptors, refs: list[_Reference]
+    ) -> list[tuple[int, F64] | None]:
+        """(inliers, homography) or None per reference: Lowe's ratio test, then USAC."""
+        runs = [r for r in np.array_split(np.arange(len(desc)), self.parts) if len(r)]
+        pairs = list(self.each(lambda task: self._pairs(desc, *task), [(r, q) for r in refs for q in runs]))
+        return [
+            self._fit(scan_pts, [p for part in pairs[i * len(runs) : (i + 1) * len(runs)] for p in part], ref)
+            for i, ref in enumerate(refs)
+        ]
+
+    def _pairs(self, desc: Descriptors, ref: _Reference, rows: npt.NDArray[np.intp]) -> list[tuple[int, int]]:
+        """(scan keypoint, reference keypoint) of these queries that pass the ratio test, in query order."""
+        first = int(rows[0])
+        with ref.indexes.borrow() as index:
+            found = index.knnMatch(desc[first : int(rows[-1]) + 1], k=2)
+        good = (p[0] for p in found if len(p) == 2 and p[0].distance < RATIO * p[1].distance)
+        return [(first + m.queryIdx, m.trainIdx) for m in good]
+
+    def _fit(
+        self, scan_pts: npt.NDArray[np.float32], good: list[tuple[int, int]], ref: _Reference
     ) -> tuple[int, F64] | None:
-        with self.lock:
-            pairs = index.knnMatch(desc, k=2)
-        good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < RATIO * p[1].distance]
         if len(good) < 8:
             return None
-        src = scan_pts[[m.queryIdx for m in good]]
-        dst = ref.points[[m.trainIdx for m in good]]
+        src = scan_pts[[q for q, _ in good]]
+        dst = ref.points[[t for _, t in good]]
         found, mask = cv2.findHomography(src, dst, cv2.USAC_ACCURATE, RANSAC_PX, maxIters=3000, confidence=0.995)
         if found is None or mask is None:
             return None
@@ -152,36 +241,55 @@ def _working_copy(gray: U8) -> tuple[U8, float]:
 class FormRegistrar:
     """Holds every variant's reference features; `register(gray)` identifies and registers a scan."""
 
-    def __init__(self, templates: dict[str, Template]) -> None:
+    def __init__(self, templates: dict[str, Template], threads: int = 1) -> None:
+        """`threads` > 1: the references are matched that many at a time (a reading's latency; a worker
+        per core keeps 1)."""
         self.templates = templates
-        self._orb = _Detector("orb", templates)
-        self._sift = _Detector("sift", templates)  # built now: a lazy build would race in threads
+        each: _Map = ThreadPoolExecutor(threads, "register").map if threads > 1 else map
+        self._orb = _Detector("orb", templates, each, threads)
+        self._sift = _Detector("sift", templates, each, threads)  # built now: a lazy build would race in threads
 
     def register(self, gray: U8, only: str | None = None) -> Registration:
         """The most probable registration."""
-        return self.register_ranked(gray, only)[0]
+        return next(self.register_ranked(gray, only))
 
-    def register_ranked(self, gray: U8, only: str | None = None) -> list[Registration]:
+    def register_ranked(self, gray: U8, only: str | None = None) -> Iterator[Registration]:
         """Every plausible registration (ORB's, and SIFT's when ORB is weak), most inliers first, so a
-        caller that finds the boxes missing under the first can try the next."""
+        caller that finds the boxes missing under the first can try the next. The references the quick
+        look left out are matched only when the caller gets past the others. Raises `NotAForm` at once."""
         if only and only not in self.templates:
             raise NotAForm(f"unknown template {only!r}; known: {', '.join(sorted(self.templates))}")
         small, scale = _working_copy(gray)
-        found = self._orb.candidates(small, scale, only)
+        scan = self._orb.scan(small, scale)
+        near, rest = self._orb.shortlist(scan, only)
+        found = self._orb.candidates(scan, near)
         if max((c[0] for c in found), default=0) < ORB_CONFIDENT:
-            found = found + self._sift.candidates(small, scale, only)
-        candidates: dict[str, int] = {}
-        for n, r, _ in found:
-            name = f"{r.template.id}/{r.variant.id}"
-            candidates[name] = max(n, candidates.get(name, 0))
-        ranked = sorted((c for c in found if c[0] >= MIN_INLIERS), key=lambda c: -c[0])
-        if not ranked:
-            got = max(candidates.values(), default=0)
+            found += self._sift.candidates(self._sift.scan(small, scale), self._sift.refs(only))
+        first = _ranked(found)
+        if not first and rest:  # nothing near: every reference gets its full match before "not a form"
+            found += self._orb.candidates(scan, rest)
+            first, rest = _ranked(found), []
+        if not first:
+            got = max((c[0] for c in found), default=0)
             raise NotAForm(f"the image matches no known form ({got} matching features, {MIN_INLIERS} needed)")
-        return [
-            Registration(ref.template, ref.variant, h, n, round(n / (n + SCORE_HALF), 4), candidates)
-            for n, ref, h in ranked
-        ]
+        return itertools.chain(first, self._later(scan, rest, found))
+
+    def _later(self, scan: _ScanFeatures | None, rest: list[_Reference], found: _Found) -> Iterator[Registration]:
+        if rest:
+            yield from _ranked(self._orb.candidates(scan, rest), context=found)
+
+
+def _ranked(found: _Found, context: _Found | None = None) -> list[Registration]:
+    """Registrations with enough inliers, most first; `candidates` names every reference matched so far."""
+    candidates: dict[str, int] = {}
+    for n, r, _ in [*(context or []), *found]:
+        name = f"{r.template.id}/{r.variant.id}"
+        candidates[name] = max(n, candidates.get(name, 0))
+    ranked = sorted((c for c in found if c[0] >= MIN_INLIERS), key=lambda c: -c[0])
+    return [
+        Registration(ref.template, ref.variant, h, n, round(n / (n + SCORE_HALF), 4), candidates)
+        for n, ref, h in ranked
+    ]
 
 
 def _descriptors(desc: npt.NDArray[np.generic]) -> Descriptors:

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -69,3 +70,35 @@ def test_the_card_may_list_known_marks_after_the_classes(tmp_path: Path) -> None
 def test_the_card_refuses_classes_the_reader_cannot_map(tmp_path: Path, classes: list[str]) -> None:
     with pytest.raises(ValueError, match="classes"):
         load_card(_card_with(tmp_path, classes))
+
+
+def test_empty_canvases_skip_the_model_and_read_as_the_model_reads_them() -> None:
+    """Blank boxes (empty canvases) get the logits the model gives an empty canvas, computed once; the
+    inked ones go through the model in their own batch and come back in their places."""
+    from pipeline.classifier import DigitClassifier
+    from pipeline.digit_input import INPUT_SIZE
+
+    def digit_canvas(d: int) -> np.ndarray:
+        canvas = np.zeros((INPUT_SIZE, INPUT_SIZE), np.uint8)
+        cv2.putText(canvas, str(d), (8, 26), cv2.FONT_HERSHEY_SIMPLEX, 0.9, 255, 3)
+        return canvas
+
+    clf = DigitClassifier(SHIPPED_MODEL, prefer_gpu=False, threads=1)
+    inked = np.stack([digit_canvas(d) for d in (1, 7, 4)])
+    empty = np.zeros((INPUT_SIZE, INPUT_SIZE), np.uint8)
+    batch = np.stack([empty, inked[0], empty, inked[1], inked[2], empty])
+    seen: list[int] = []
+    run = clf._run
+
+    def counted(x: np.ndarray) -> np.ndarray:
+        seen.append(len(x))
+        return run(x)
+
+    clf._run = counted  # type: ignore[method-assign]
+    got = clf.logits(batch)
+    assert seen == [1, 3]  # the empty canvas once, then only the inked ones
+    assert np.allclose(got[[1, 3, 4]], run(inked), atol=1e-5)
+    assert np.allclose(got[[0, 2, 5]], run(empty[None])[0], atol=1e-5)
+    clf.logits(batch)
+    assert seen == [1, 3, 3]  # the empty canvas's logits are kept
+    assert clf.predict(batch).labels[0] == BLANK

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from pipeline.errors import NotAForm
-from pipeline.registration import FormRegistrar
+from pipeline.registration import MIN_INLIERS, FormRegistrar, _working_copy
 from pipeline.templates import load_templates
-from tests.conftest import real_actas
+from tests.conftest import ACTAS, real_actas
 from tests.images import imread
 
 
@@ -64,3 +64,49 @@ def test_photo_of_something_else_is_not_a_form(registrar: FormRegistrar) -> None
 def test_blank_image_is_not_a_form(registrar: FormRegistrar) -> None:
     with pytest.raises(NotAForm):
         registrar.register(np.full((800, 1100), 255, np.uint8))
+
+
+SURE = {  # a scan of each form on which ORB is sure (SIFT not tried)
+    "bo2019-general": "mesa_10368.jpg",
+    "bo2025-runoff": "mesa_1000551.jpg",
+    "bo2020-general": "25001.jpg",
+}
+
+
+def _scan_of(form: str) -> np.ndarray:
+    return imread(ACTAS / form / SURE[form], cv2.IMREAD_GRAYSCALE)
+
+
+@pytest.mark.parametrize("form", ["bo2019-general", "bo2025-runoff"])
+def test_the_quick_look_keeps_the_form_and_leaves_out_other_forms(registrar: FormRegistrar, form: str) -> None:
+    small, scale = _working_copy(_scan_of(form))
+    scan = registrar._orb.scan(small, scale)
+    near, rest = registrar._orb.shortlist(scan, None)
+    assert near[0].template.id == form
+    assert {r.template.id for r in near} == {form}  # other forms cost no full match
+    assert rest  # ... and there are others
+
+
+@pytest.mark.parametrize("form", ["bo2019-general", "bo2025-runoff"])
+def test_the_ranking_consumed_to_its_end_is_the_exhaustive_one(registrar: FormRegistrar, form: str) -> None:
+    """The references the quick look left out are matched when a caller gets past the others (the
+    reader does when the boxes are not where the first registrations put them)."""
+    gray = _scan_of(form)
+    ranked = [(r.template.id, r.variant.id, r.inliers) for r in registrar.register_ranked(gray)]
+    small, scale = _working_copy(gray)
+    every = registrar._orb.candidates(registrar._orb.scan(small, scale), registrar._orb.refs(None))
+    exhaustive = sorted(
+        ((r.template.id, r.variant.id, n) for n, r, _ in every if n >= MIN_INLIERS), key=lambda c: -c[2]
+    )
+    assert ranked[0] == exhaustive[0]
+    assert sorted(ranked) == sorted(exhaustive)
+
+
+def test_matching_on_two_threads_registers_alike(registrar: FormRegistrar) -> None:
+    """The scan's queries split between threads, each on its own copy of an index: the same warp."""
+    two = FormRegistrar(load_templates(), threads=2)
+    for form in ("bo2019-general", "bo2025-runoff", "bo2020-general"):
+        gray = _scan_of(form)
+        a, b = registrar.register(gray), two.register(gray)
+        assert (a.template.id, a.variant.id, a.inliers) == (b.template.id, b.variant.id, b.inliers)
+        assert np.array_equal(a.scan_to_ref, b.scan_to_ref)
