@@ -19,6 +19,7 @@ import numpy.typing as npt
 from pipeline.box_groups import GroupPatch
 from pipeline.digit_input import INPUT_SIZE, center_digit
 from pipeline.marks import NO_MARK, MarkScore, edge_bands, x_score
+from pipeline.quantiles import median, percentile
 from pipeline.schema import PixelBox
 
 U8 = npt.NDArray[np.uint8]
@@ -53,7 +54,7 @@ def segment_cell(patch: U8, rect: tuple[int, int, int, int], score_marks: bool =
         return Cell(np.zeros((INPUT_SIZE, INPUT_SIZE), np.uint8), False)
     # Soft ink (anti-aliased edges, as in MNIST) limited to the kept strokes and their fringe.
     support = cv2.dilate(keep.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    peak = float(np.percentile(darkness[keep], 90))
+    peak = percentile(darkness[keep], 90)
     ink = np.clip(darkness / max(peak, 1.0), 0, 1) * support
     mark = x_score(keep) if score_marks else NO_MARK
     ink = normalise_stroke(ink, keep)
@@ -68,7 +69,7 @@ def ink_strength(roi: U8) -> npt.NDArray[np.float32]:
         chroma = np.maximum(b - r, 0) * 0.8  # blue pen on white or grey paper
     else:
         gray, chroma = roi.astype(np.float32), np.zeros(roi.shape, np.float32)
-    paper = float(np.percentile(gray, 80))
+    paper = percentile(gray, 80)
     return np.maximum(paper - gray, chroma)
 
 
@@ -78,8 +79,8 @@ def ink_mask(darkness: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
     stroke's width) averages out halftone grain, which is finer than any stroke."""
     darkness = np.asarray(cv2.GaussianBlur(darkness, (0, 0), 1.0), np.float32)
     flat = darkness.ravel()
-    noise = 1.4826 * float(np.median(np.abs(flat - np.median(flat))))
-    peak = float(np.percentile(flat, 99.5))
+    noise = 1.4826 * median(np.abs(flat - median(flat)))
+    peak = percentile(flat, 99.5)
     high = max(MIN_CONTRAST, 0.5 * peak)
     # A big bold digit can cover half the box; its strokes then count as "noise" and would lift the
     # low threshold over the high one, leaving only specks (a clear `5` read as an empty box).
@@ -133,7 +134,7 @@ def normalise_stroke(ink: npt.NDArray[np.floating], keep: npt.NDArray[np.bool_])
     ys = np.nonzero(keep.any(axis=1))[0]
     height = ys[-1] - ys[0] + 1
     dist = cv2.distanceTransform(keep.astype(np.uint8), cv2.DIST_L2, 3)
-    width = 2 * float(np.percentile(dist[keep], 90))
+    width = 2 * percentile(dist[keep], 90)
     grow = int(round((STROKE * height - width) / 2))
     if grow <= 0:
         return ink

@@ -94,7 +94,7 @@ def test_empty_canvases_skip_the_model_and_read_as_the_model_reads_them() -> Non
         seen.append(len(x))
         return run(x)
 
-    clf._run = counted  # type: ignore[method-assign]
+    clf._run = counted  # type: ignore[method-assign,assignment]
     got = clf.logits(batch)
     assert seen == [1, 3]  # the empty canvas once, then only the inked ones
     assert np.allclose(got[[1, 3, 4]], run(inked), atol=1e-5)
