@@ -6,7 +6,7 @@ bash scripts/ensure_chromium.sh  # the review page's browser tests drive Debian'
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[train,dev]"
+.venv/bin/python -m pip install -q -e ".[train,dev,ray]"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from actas.ingest.errors import StopIngest
-from actas.ingest.items import Outcome, WorkItem
+from actas.ingest.items import Outcome, WorkItem, read_item
 from pipeline.config import ReaderConfig
 
 if TYPE_CHECKING:
@@ -56,18 +56,8 @@ def _init_worker(opts: LocalOptions, threads: int) -> None:
 
 
 def _read(item: WorkItem) -> Outcome:
-    from pipeline.errors import ReadError, UnsupportedImage
-
     assert _reader is not None, "worker not initialised"
-    try:
-        reading = _reader.read(item.scan_bytes(), _template)
-    except UnsupportedImage:
-        return Outcome.failed(item, "not a JPEG, PNG, TIFF or PDF file")
-    except (ReadError, ValueError, OSError) as exc:  # ValueError: PdfError, FileChanged
-        return Outcome.failed(item, str(exc))
-    except Exception as exc:  # a bug must not stop a night's run: name it and go on
-        return Outcome.failed(item, f"internal error: {type(exc).__name__}: {exc}")
-    return Outcome(item, reading=reading.model_dump(mode="json"))
+    return read_item(_reader, item, _template)
 
 
 def run_local(items: Sequence[WorkItem], opts: LocalOptions) -> Generator[Outcome, None, None]:

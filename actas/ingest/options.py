@@ -9,6 +9,7 @@ from pathlib import Path
 
 API_KEY_ENV = "ACTAS_API_KEY"
 DEFAULT_OUT = Path("ingest-out")
+ENGINES = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,9 @@ class IngestOptions:
     model: Path | None = None
     templates_dir: Path | None = None
     cpu: bool = False
-    workers: int | None = None  # None: one per CPU
+    workers: int | None = None  # None: one per CPU (with --engine ray: one actor per CPU of the cluster)
+    engine: str = "local"  # "local": worker processes here; "ray": Ray Data, on a local or a running cluster
+    address: str | None = None  # the Ray cluster to join (--engine ray); None: a local one
     url: str | None = None
     api_key: str = ""
     concurrency: int = 4
@@ -46,7 +49,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="PATH", help="scans, PDFs (a page per acta), folders, globs")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output directory (default: ./{DEFAULT_OUT})")
     p.add_argument("--template", help="force this form template id")
-    p.add_argument("--workers", type=_positive, help="reader processes (default: one per CPU)")
+    p.add_argument("--workers", type=_positive, help="reader processes, or Ray actors (default: one per CPU)")
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="local: worker processes here (default); ray: Ray Data (pip install 'actas-ocr[ray]')",
+    )
+    p.add_argument("--address", help="with --engine ray, join this running cluster (default: start a local one)")
     p.add_argument("--url", help="send the scans to this running service instead of reading them here")
     p.add_argument("--api-key", help=f"operator key for --url (default: ${API_KEY_ENV})")
     p.add_argument("--concurrency", type=_positive, default=4, help="uploads at once with --url (default: 4)")
@@ -66,6 +76,8 @@ def from_args(args: argparse.Namespace) -> IngestOptions:
         templates_dir=args.templates_dir,
         cpu=args.cpu,
         workers=args.workers,
+        engine=args.engine,
+        address=args.address,
         url=args.url,
         api_key=args.api_key or os.environ.get(API_KEY_ENV, ""),
         concurrency=args.concurrency,

@@ -34,6 +34,8 @@ Outcomes = Generator[Outcome, None, None]
 
 def _runner(opts: IngestOptions, items: Sequence[WorkItem]) -> Outcomes:
     """Checks the set-up (UsageError) before anything is read, then returns the outcomes' iterator."""
+    if opts.url and opts.engine != "local":
+        raise UsageError(f"--url sends the scans to a service; --engine {opts.engine} reads them here: not both")
     if opts.url:
         from actas.ingest.remote import Client, RemoteOptions, run_remote
 
@@ -56,11 +58,19 @@ def _runner(opts: IngestOptions, items: Sequence[WorkItem]) -> Outcomes:
     templates = load_templates(*config.templates_dirs)
     if opts.template and opts.template not in templates:
         raise UsageError(f"unknown template {opts.template!r}; known: {', '.join(sorted(templates))}")
+    if opts.engine == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError as exc:
+            raise UsageError("--engine ray needs Ray: pip install 'actas-ocr[ray]'") from exc
+        from actas.ingest.ray_engine import RayOptions, run_ray
+
+        return run_ray(items, RayOptions(opts.workers, config, opts.template, opts.address, num_cpus=cpu_count()))
     return run_local(items, LocalOptions(opts.workers or cpu_count(), config, opts.template))
 
 
 def _result_line(o: Outcome) -> dict[str, Any]:
-    line: dict[str, Any] = {"source": str(o.item.path), "page": o.item.page, "sha256": o.item.sha256}
+    line: dict[str, Any] = {"source": o.item.source, "page": o.item.page, "sha256": o.item.sha256}
     line["reading"] = o.reading
     if o.record is not None:
         line["record"] = o.record
@@ -93,12 +103,13 @@ def _ingest(opts: IngestOptions) -> int:
         inputs = expand(opts.inputs, skip_dir=opts.out)
         for pattern in inputs.unmatched:
             _say(f"warning: {pattern}: no match")
-        if not inputs.files:
-            raise UsageError("no input files matched" + (f" ({len(inputs.ignored)} ignored)" if inputs.ignored else ""))
+        sources, ignored = inputs.sources, len(inputs.ignored) + len(inputs.ignored_uris)
+        if not sources:
+            raise UsageError("no input files matched" + (f" ({ignored} ignored)" if ignored else ""))
         done = store.done()
-        with tqdm(total=len(inputs.files), unit="file", desc="listing", leave=False, disable=progress) as bar:
-            work = plan(inputs.files, done, lambda: bar.update(1))
-        run = report.RunCounts(skipped=work.skipped, duplicates=len(work.duplicates), ignored=len(inputs.ignored))
+        with tqdm(total=len(sources), unit="file", desc="listing", leave=False, disable=progress) as bar:
+            work = plan(sources, done, lambda: bar.update(1))
+        run = report.RunCounts(skipped=work.skipped, duplicates=len(work.duplicates), ignored=ignored)
         outcomes = _runner(opts, work.items) if work.items else _nothing()
         store.start_run()
         _record_plan_failures(store, work, run)
@@ -137,7 +148,7 @@ def _consume(store: Store, outcomes: Outcomes, run: report.RunCounts, total: int
     with closing(outcomes) as it, tqdm(total=total, unit="acta", desc="reading", disable=disable) as bar:
         for o in it:
             if o.reading is None:
-                store.add_failure(o.item.path, o.item.page, o.item.sha256, o.error or "unknown error")
+                store.add_failure(o.item.source, o.item.page, o.item.sha256, o.error or "unknown error")
                 run.failed += 1
                 _say(f"{o.item.label}: {o.error}")
             else:

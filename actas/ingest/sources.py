@@ -3,7 +3,8 @@
 Folders contribute their files named like scans (.jpg .jpeg .png .tif .tiff .pdf, any case; hidden names
 skipped); a file named on the command line or matched by a glob is always tried. What a file is comes from
 its bytes, not its name: a PDF or a multi-page TIFF is split into pages, anything else goes to the reader,
-which names the problem.
+which names the problem. Object-store URIs (`s3://bucket/prefix/`, `file:///...`) are listed and read
+through pyarrow's filesystems (`uris`); globs are for local paths only.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from actas.ingest.errors import UsageError
-from actas.ingest.items import Key, WorkItem
+from actas.ingest.items import Key, Source, WorkItem, source_bytes
 from actas.ingest.pdf import PdfError, is_pdf, page_count
+from actas.ingest.uris import is_uri, list_uri
 from pipeline.errors import ImageError
 from pipeline.image_io import sniff_format, tiff_pages
 
@@ -29,12 +31,19 @@ _GLOB_CHARS = frozenset("*?[")
 class Inputs:
     files: list[Path] = field(default_factory=list)  # in command-line order, folders sorted, no path twice
     ignored: list[Path] = field(default_factory=list)  # files inside folders not named like scans
+    uris: list[str] = field(default_factory=list)  # object-store files, in command-line order, prefixes sorted
+    ignored_uris: list[str] = field(default_factory=list)
+
+    @property
+    def sources(self) -> list[Source]:
+        return [*self.files, *self.uris]
+
     unmatched: list[str] = field(default_factory=list)  # globs that matched nothing
 
 
 @dataclass(frozen=True)
 class PlanFailure:
-    path: Path
+    path: Source
     sha256: str | None
     reason: str
 
@@ -44,7 +53,7 @@ class Plan:
     items: list[WorkItem] = field(default_factory=list)  # still to read
     failures: list[PlanFailure] = field(default_factory=list)  # unreadable files, broken PDFs
     skipped: int = 0  # actas already in the results
-    duplicates: list[tuple[Path, Path]] = field(default_factory=list)  # (file, earlier file with the same bytes)
+    duplicates: list[tuple[Source, Source]] = field(default_factory=list)  # (file, earlier file with the same bytes)
 
 
 def expand(args: Sequence[str], skip_dir: Path | None = None) -> Inputs:
@@ -61,6 +70,11 @@ def expand(args: Sequence[str], skip_dir: Path | None = None) -> Inputs:
             out.files.append(path)
 
     for arg in args:
+        if is_uri(arg):
+            scans, others = list_uri(arg, SCAN_SUFFIXES)
+            out.uris += [u for u in scans if u not in out.uris]
+            out.ignored_uris += others
+            continue
         path = Path(arg)
         if path.exists():
             matches = [path]
@@ -91,10 +105,10 @@ def _walk(folder: Path, skip: Path | None) -> Iterable[Path]:
                 yield Path(root) / name
 
 
-def plan(files: Iterable[Path], done: set[Key], tick: Callable[[], object] = lambda: None) -> Plan:
+def plan(files: Iterable[Source], done: set[Key], tick: Callable[[], object] = lambda: None) -> Plan:
     """Hash every file (and count a PDF's pages) to list what is still to read; `tick` after each file."""
     out = Plan()
-    first: dict[str, Path] = {}
+    first: dict[str, Source] = {}
     for path in files:
         try:
             out_keys = _keys(path, out)
@@ -111,13 +125,13 @@ def plan(files: Iterable[Path], done: set[Key], tick: Callable[[], object] = lam
             if (sha, page) in done:
                 out.skipped += 1
             else:
-                out.items.append(WorkItem(path, sha, page))
+                out.items.append(WorkItem.of(path, sha, page))
     return out
 
 
-def _keys(path: Path, out: Plan) -> tuple[str, list[int | None]] | None:
+def _keys(path: Source, out: Plan) -> tuple[str, list[int | None]] | None:
     try:
-        data = path.read_bytes()
+        data = source_bytes(path)
     except OSError as exc:
         out.failures.append(PlanFailure(path, None, exc.strerror or str(exc)))
         return None

@@ -105,7 +105,7 @@ class Store:
     def add_result(self, doc: dict[str, Any]) -> None:
         _write_line(self._results_fd, doc)
 
-    def add_failure(self, source: Path, page: int | None, sha256: str | None, reason: str) -> None:
+    def add_failure(self, source: Path | str, page: int | None, sha256: str | None, reason: str) -> None:
         _write_line(self._failed_fd, {"source": str(source), "page": page, "sha256": sha256, "reason": reason})
 
     def replace(self, name: str, text: str) -> None:
