@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,14 @@ from pipeline.image_io import DEFAULT_MAX_PIXELS
 from pipeline.views import DEFAULT_VIEWS, check_views
 
 SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "models" / "convnext_tiny.onnx"
+
+
+def cpu_count() -> int:
+    """The cores this process may run on (its affinity, where the OS says)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)

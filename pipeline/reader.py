@@ -9,7 +9,6 @@ stages in order. `trace()` returns every intermediate; `read()` is its last elem
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from dataclasses import dataclass
 
@@ -20,7 +19,7 @@ import numpy.typing as npt
 from pipeline.box_groups import GroupPatch, locate_groups, share_located
 from pipeline.cells import LocatedCell, segment_groups
 from pipeline.classifier import DigitClassifier
-from pipeline.config import ReaderConfig
+from pipeline.config import ReaderConfig, cpu_count
 from pipeline.constraints import constrained_reading, top_values
 from pipeline.digit_input import BLANK
 from pipeline.errors import NotAForm, UnprocessableImage
@@ -71,7 +70,7 @@ class ActaReader:
         self.classifier = classifier
         self.templates = templates
         self.config = config
-        self.registrar = FormRegistrar(templates, threads=config.threads or _cores())
+        self.registrar = FormRegistrar(templates, threads=config.threads or cpu_count())
 
     @classmethod
     def from_config(cls, config: ReaderConfig | None = None) -> ActaReader:
@@ -179,10 +178,6 @@ class ActaReader:
             needs_review=needs_review,
             timings_ms={},
         )
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def crosses_boxes(tpl: Template) -> bool:

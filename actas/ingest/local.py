@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
-import os
 import signal
 from collections import deque
 from collections.abc import Generator, Sequence
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from actas.ingest.errors import StopIngest
 from actas.ingest.items import Outcome, WorkItem, read_item
-from pipeline.config import ReaderConfig
+from pipeline.config import ReaderConfig, cpu_count
 
 if TYPE_CHECKING:
     from pipeline.reader import ActaReader
@@ -30,13 +29,6 @@ class LocalOptions:
     workers: int
     config: ReaderConfig = field(default_factory=ReaderConfig)  # each worker's reader (threads set per worker)
     template: str | None = None
-
-
-def cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 _reader: ActaReader | None = None

@@ -46,7 +46,8 @@ def _runner(opts: IngestOptions, items: Sequence[WorkItem]) -> Outcomes:
         return run_remote(items, remote)
 
     from actas.config import reader_config
-    from actas.ingest.local import LocalOptions, cpu_count, run_local
+    from actas.ingest.local import LocalOptions, run_local
+    from pipeline.config import cpu_count
     from pipeline.templates import load_templates
 
     try:
