@@ -4,10 +4,10 @@ ORB keypoints of the scan (downscaled to WORK_WIDTH) are matched against each te
 reference (keypoints taken outside the masked regions only), with Lowe's ratio test and a robust
 homography (OpenCV's USAC with local optimisation: on a wrong reference it gives up in about 1 ms where
 plain RANSAC ran its 3,000 iterations, about 47 ms; on the right one its refined warp puts the boxes
-closer to their printed lines, which upside-down scans needed). Identification is cheap first: the
-an even sample of the scan's ORB keypoints ranks the references (a tenth of the matching), and only those near the
-best are matched with every keypoint; the rest are matched only for a caller that asks past them (the boxes
-were not where the first put them). When ORB finds little (blurred,
+closer to their printed lines, which upside-down scans needed). Identification is cheap first: an
+even sample of 600 of the scan's 4,000 ORB keypoints ranks the references, and only those near the best
+are matched with every keypoint; the rest only for a caller that asks past them (the boxes were not
+where the first put them). When ORB finds little (blurred,
 low-contrast or photographed scans), SIFT, slower but more tolerant, tries again. ORB is rotation
 invariant, so upside-down and rotated scans register too; the homography absorbs perspective (phone
 photos), scale (150-400 dpi) and cropped or padded margins. The variant with the most inliers wins;

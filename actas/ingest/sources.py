@@ -33,12 +33,11 @@ class Inputs:
     ignored: list[Path] = field(default_factory=list)  # files inside folders not named like scans
     uris: list[str] = field(default_factory=list)  # object-store files, in command-line order, prefixes sorted
     ignored_uris: list[str] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)  # globs that matched nothing
 
     @property
     def sources(self) -> list[Source]:
         return [*self.files, *self.uris]
-
-    unmatched: list[str] = field(default_factory=list)  # globs that matched nothing
 
 
 @dataclass(frozen=True)
