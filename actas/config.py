@@ -3,6 +3,7 @@
 ACTAS_MODEL_PATH      ONNX digit model (default: the shipped one)
 ACTAS_TEMPLATES_DIR   a directory of form templates added to the built-in ones (same id replaces)
 ACTAS_VIEWS           the second look's views, comma-separated (`identity` alone turns it off)
+ACTAS_FLAG_NOTES      `0` to read without checking the notes box (a note written there flags every field)
 ACTAS_MNIST_DIR       MNIST's IDX files for `actas synth` (default: ../shared/data/mnist)
 """
 
@@ -33,6 +34,11 @@ def views(env: Mapping[str, str] = os.environ) -> tuple[str, ...]:
     return check_views(parse_views(value)) if value.strip() else DEFAULT_VIEWS
 
 
+def flag_notes(env: Mapping[str, str] = os.environ) -> bool:
+    """$ACTAS_FLAG_NOTES: on unless 0, false, no or off."""
+    return env.get("ACTAS_FLAG_NOTES", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
 def mnist_dir(flag: Path | None = None, env: Mapping[str, str] = os.environ) -> Path:
     """--mnist, $ACTAS_MNIST_DIR, else ../shared/data/mnist beside the repository root."""
     if flag:
@@ -56,4 +62,5 @@ def reader_config(
         prefer_gpu=not cpu,
         threads=threads,
         views=views(env),
+        flag_notes=flag_notes(env),
     )

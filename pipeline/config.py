@@ -30,6 +30,7 @@ class ReaderConfig:
     threads: int = 0  # onnxruntime intra-op threads, and references matched at once; 0: every core
     views: tuple[str, ...] = DEFAULT_VIEWS  # the second look's test-time views; ("identity",) turns it off
     max_pixels: int = DEFAULT_MAX_PIXELS
+    flag_notes: bool = True  # a note written in the form's notes box flags every field (`pipeline.notes`)
 
     def __post_init__(self) -> None:
         check_views(self.views)

@@ -26,9 +26,10 @@ from pipeline.errors import NotAForm, UnprocessableImage
 from pipeline.fields import BoxEvidence, apply_correction, read_field
 from pipeline.image_io import decode_image
 from pipeline.mesa_code import read_mesa_code
+from pipeline.notes import notes_ink
 from pipeline.registration import FormRegistrar, Registration
 from pipeline.review import review
-from pipeline.schema import ActaReading
+from pipeline.schema import ActaReading, NotesReading
 from pipeline.templates import Template, load_templates
 from pipeline.thresholds import MIN_BOXES_FOUND
 from pipeline.views import second_look
@@ -143,7 +144,8 @@ class ActaReader:
         probs: F32,
         acta_id: str,
     ) -> ActaReading:
-        """Digits -> fields (corrected by the rules where they clearly win) -> checks -> review flags."""
+        """Digits -> fields (corrected by the rules where they clearly win) -> checks and the notes box ->
+        review flags."""
         tpl, variant = reg.template, reg.variant
         evidence: dict[str, list[BoxEvidence]] = {name: [] for name in variant.boxes}
         for c, p in zip(cells, probs, strict=True):  # marks are only scored on forms that declare them
@@ -161,7 +163,8 @@ class ActaReader:
                 for f in fields
             ]
         checks = tpl.ruleset.check({f"{f.section}.{f.key}": f.value for f in fields})
-        fields, needs_review = review(fields, checks)
+        notes = self.notes(scan, reg)
+        fields, needs_review = review(fields, checks, note_written=notes is not None and notes.written)
         counts: dict[str, dict[str, int | None]] = {s.key: {} for s in tpl.sections}
         for f in fields:
             counts[f.section][f.key] = f.value
@@ -176,8 +179,17 @@ class ActaReader:
             fields=fields,
             checks=checks,
             needs_review=needs_review,
+            notes=notes,
             timings_ms={},
         )
+
+    def notes(self, scan: U8, reg: Registration) -> NotesReading | None:
+        """The notes box's writing, where the form has one and the reader is asked to check it."""
+        region = reg.variant.notes
+        if region is None or not self.config.flag_notes:
+            return None
+        ink = notes_ink(scan, reg.scan_to_ref, region)
+        return NotesReading(written=ink.written, ink_share=ink.share, box=ink.box)
 
 
 def crosses_boxes(tpl: Template) -> bool:

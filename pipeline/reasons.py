@@ -21,6 +21,7 @@ class ReasonCode(StrEnum):
     LOW_CONFIDENCE = "low_confidence"  # under the confidence threshold that applies to it
     MARK_UNCERTAIN = "mark_uncertain"  # a box looks somewhat like the form's no-digit mark (`X`), not surely
     REPEATED_DOUBT = "repeated_doubt"  # the same doubtful reading in several fields: a holding sum does not vouch
+    NOTE_WRITTEN = "note_written"  # the jurors wrote in the notes box: a correction there overrides the boxes
 
     @property
     def flags(self) -> bool:
@@ -29,7 +30,7 @@ class ReasonCode(StrEnum):
 
 
 # Reasons that stay true of a field whatever value a correction gives it.
-KEPT_AFTER_CORRECTION = frozenset({ReasonCode.BORDER_NOT_FOUND, ReasonCode.MARK_UNCERTAIN})
+KEPT_AFTER_CORRECTION = frozenset({ReasonCode.BORDER_NOT_FOUND, ReasonCode.MARK_UNCERTAIN, ReasonCode.NOTE_WRITTEN})
 
 
 @dataclass(frozen=True)
@@ -81,3 +82,10 @@ class Reason:
     @classmethod
     def low_confidence(cls, confidence: float) -> Reason:
         return cls(ReasonCode.LOW_CONFIDENCE, f"low confidence ({confidence:.2f})")
+
+    @classmethod
+    def note_written(cls) -> Reason:
+        return cls(
+            ReasonCode.NOTE_WRITTEN,
+            'a note is written under OBSERVACIONES: a correction there ("corre y vale") overrides the boxes',
+        )

@@ -1,5 +1,6 @@
 """Checks -> review flags: which fields a person must look at, given the rules' checks and the
-thresholds of `pipeline.thresholds`. The acta itself needs review when a field does or a rule breaks."""
+thresholds of `pipeline.thresholds`, and the acta's notes box. The acta itself needs review when a field
+does or a rule breaks."""
 
 from __future__ import annotations
 
@@ -95,10 +96,20 @@ def flag_low_confidence(fields: list[FieldReading], checks: list[RuleCheck]) -> 
     ]
 
 
+def flag_notes(fields: list[FieldReading], note_written: bool) -> list[FieldReading]:
+    """Every field, when the jurors wrote a note: a correction there ("the votes under 21F belong to
+    MAS-IPSP, corre y vale") is what the official count follows, the sums still hold on the paper's
+    figures (bo2019-general mesa 52078), and which field it changes only a reader of the note can say."""
+    return [with_reasons(f, [Reason.note_written()]) for f in fields] if note_written else fields
+
+
 def review(
-    fields: list[FieldReading], checks: list[RuleCheck], repeated_under: float | None = REPEATED_DOUBT_CONFIDENCE
+    fields: list[FieldReading],
+    checks: list[RuleCheck],
+    repeated_under: float | None = REPEATED_DOUBT_CONFIDENCE,
+    note_written: bool = False,
 ) -> tuple[list[FieldReading], bool]:
     """The fields with their flags, and whether the acta needs review."""
     fields = flag_repeated_doubts(flag_broken_rules(fields, checks), checks, repeated_under)
-    fields = flag_low_confidence(fields, checks)
+    fields = flag_notes(flag_low_confidence(fields, checks), note_written)
     return fields, any(f.needs_review for f in fields) or not all(c.ok for c in checks)

@@ -54,6 +54,17 @@ class RuleCheck(BaseModel):
     )
 
 
+class NotesReading(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    written: bool = Field(
+        description="whether the jurors wrote in the notes box (OBSERVACIONES); if so, every field is flagged"
+    )
+    ink_share: float = Field(
+        ge=0, le=1, description="share of the box's area in writing (strike-outs, rules, specks left out)"
+    )
+    box: PixelBox = Field(description="the notes box in the uploaded image (axis-aligned bounds)")
+
+
 class ActaReading(BaseModel):
     model_config = ConfigDict(frozen=True)
     acta_id: str = Field(description="sha256 of the uploaded file's bytes")
@@ -65,4 +76,7 @@ class ActaReading(BaseModel):
     fields: list[FieldReading]
     checks: list[RuleCheck]
     needs_review: bool
+    notes: NotesReading | None = Field(
+        default=None, description="the notes box, where the form has one and the reader checks it"
+    )
     timings_ms: dict[str, float]

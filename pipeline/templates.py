@@ -110,6 +110,9 @@ class VariantSpec(BaseModel):
     masked: list[Box] = []  # regions blanked in the reference (handwriting, personal data, per-acta codes)
     boxes: dict[str, Box]  # "section.KEY" -> the group of digit boxes, outer border
     mesa_code: MesaCodeSpec | None = None
+    # The inside of the notes box (OBSERVACIONES), under its printed heading and above its printed
+    # footer: where jurors write corrections, which the official result follows (`pipeline.notes`).
+    notes: Box | None = None
 
 
 class Template(BaseModel):
@@ -135,6 +138,12 @@ class Template(BaseModel):
         for v in self.variants:
             if set(v.boxes) != keys:
                 raise ValueError(f"variant {v.id}: boxes {sorted(set(v.boxes) ^ keys)} do not match the fields")
+            if v.notes is not None:
+                x, y, w, h = v.notes
+                if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > v.size[0] or y + h > v.size[1]:
+                    raise ValueError(
+                        f"variant {v.id}: notes box {list(v.notes)} is not inside the frame {list(v.size)}"
+                    )
         return self
 
     @property

@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     )
     threads: int = Field(default=1, ge=0, description="onnxruntime threads per reading (0: its default)")
     prefer_gpu: bool = True
+    flag_notes: bool = Field(default=True, description="a note written in the form's notes box flags every field")
     public_results: bool = Field(default=False, description="let anyone read GET /results without a key")
     log_level: str = "INFO"
 
@@ -77,4 +78,5 @@ class Settings(BaseSettings):
             threads=self.threads,
             views=self.resolved_views(),
             max_pixels=self.max_pixels,
+            flag_notes=self.flag_notes,
         )

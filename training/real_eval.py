@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from pipeline.classifier import DigitClassifier, softmax
 from pipeline.digit_input import BLANK, CLASSES, MARKS
-from training.data.real import RealDigits, load_real
+from training.data.real import JUDGING_SOURCES, RealDigits, load_real
 
 LABELS = [*CLASSES, *MARKS]
 # coverages at which the table reports the error among kept digits
@@ -142,12 +142,16 @@ def evaluate_real(models: Sequence[Path], real: RealDigits) -> dict[str, dict[st
         clf = DigitClassifier(path, prefer_gpu=False)
         probs = model_rows(clf, real.canvases)
         no_digit = [BLANK, *(LABELS.index(m) for m in clf.marks)]
-        out[f"{clf.card.architecture} ({path.stem})"] = real_metrics(probs, labels, no_digit)
+        name = f"{clf.card.architecture} ({path.stem})"
+        if name in out:  # two models of one name (a candidate beside the shipped one): name them by path
+            name = f"{clf.card.architecture} ({path})"
+        out[name] = real_metrics(probs, labels, no_digit)
     return out
 
 
 def run_evaluate_real(args: argparse.Namespace) -> int:
-    real = load_real(args.real, LABELS, None if args.split == "all" else args.split)
+    # a model is judged on labels no model made (`checked` ones train only)
+    real = load_real(args.real, LABELS, None if args.split == "all" else args.split, JUDGING_SOURCES)
     if not len(real):
         raise ValueError(f"no labelled boxes of split {args.split!r} in {', '.join(map(str, args.real))}")
     results = evaluate_real(args.onnx, real)

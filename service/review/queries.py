@@ -175,6 +175,7 @@ class ActaView:
     doc: ActaDocument
     fields: list[FieldView]
     rules: list[dict[str, Any]] = field(default_factory=list)
+    note_written: bool = False  # the jurors wrote under OBSERVACIONES: the page shows the note first
 
     @property
     def flagged(self) -> list[FieldView]:
@@ -209,7 +210,8 @@ def acta_view(session: Session, acta: Acta, templates: dict[str, Template]) -> A
         {"name": r.name, "left": list(r.left), "right": list(r.right), "op": r.op, "each": r.each}
         for r in (template.rules if template else [])
     ]
-    return ActaView(doc, views, rules)
+    notes = ActaReading.model_validate(acta.reading).notes
+    return ActaView(doc, views, rules, note_written=notes is not None and notes.written)
 
 
 def conflict_actas(session: Session, acta: Acta) -> list[Acta]:
@@ -264,6 +266,22 @@ def field_crop(session: Session, acta: Acta, name: str, max_pixels: int) -> byte
         return None
     image = scan_image(session, acta, max_pixels)
     x0, y0, x1, y1 = boxes_bounds(f.digits, image.shape, CROP_MARGIN)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    ok, buf = cv2.imencode(".png", image[y0:y1, x0:x1])
+    return bytes(buf) if ok else None
+
+
+def notes_crop(session: Session, acta: Acta, max_pixels: int) -> bytes | None:
+    """PNG of the notes box (OBSERVACIONES) cut from the scan, or None where the reading has none."""
+    notes = ActaReading.model_validate(acta.reading).notes
+    if notes is None:
+        return None
+    image = scan_image(session, acta, max_pixels)
+    x, y, w, h = notes.box
+    h_img, w_img = image.shape[:2]
+    x0, y0 = max(0, x - CROP_MARGIN), max(0, y - CROP_MARGIN)
+    x1, y1 = min(w_img, x + w + CROP_MARGIN), min(h_img, y + h + CROP_MARGIN)
     if x1 <= x0 or y1 <= y0:
         return None
     ok, buf = cv2.imencode(".png", image[y0:y1, x0:x1])

@@ -209,6 +209,15 @@ def scan(acta_id: str, page: Page, session: SessionDep) -> Response:
     return Response(blob.data, media_type=blob.media_type, headers={"Cache-Control": "private, max-age=3600"})
 
 
+@router.get("/actas/{acta_id}/notes.png")
+def notes(acta_id: str, page: Page, session: SessionDep, settings: SettingsDep) -> Response:
+    acta = _acta(session, acta_id)
+    png = queries.notes_crop(session, acta, settings.max_pixels)
+    if png is None:
+        raise ApiError(404, "not_found", "this reading has no notes box")
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+
+
 @router.get("/actas/{acta_id}/crop/{field}.png")
 def crop(acta_id: str, field: str, page: Page, session: SessionDep, settings: SettingsDep) -> Response:
     acta = _acta(session, acta_id)

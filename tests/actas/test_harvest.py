@@ -138,3 +138,25 @@ def test_the_cli_builds_writes_sheets_and_refuses_bad_options(
     assert main(["harvest", "sheet", str(tmp_path), "--out", str(tmp_path / "s2")]) == 2
     assert "not a harvested dataset" in capsys.readouterr().err
     assert (ds / "manifest.jsonl").is_file()  # a refused rebuild left the dataset as it was
+
+
+def test_checked_labels_are_the_vouched_readings_of_training_scans_only(tmp_path: Path, reader: ActaReader) -> None:
+    src = ACTAS / "bo2019-general"
+    scan = tmp_path / "mesa_10370.jpg"  # every rule holds; truth for the presidente column only
+    shutil.copy(src / scan.name, scan)
+    truth = json.loads((src / "truth.json").read_text())
+    truth["actas"] = {scan.name: truth["actas"][scan.name]}
+    (tmp_path / "truth.json").write_text(json.dumps(truth))
+    harvest(reader, [scan], tmp_path / "train", {}, heldout=0.0, seed=1, progress=False, checked=True)
+    rows = load_manifest(tmp_path / "train")
+    checked = [r for r in rows if r.source == "checked"]
+    assert checked and {r.field.split(".")[0] for r in checked} <= {"diputados", "mesa"}
+    assert all(r.source == "truth" for r in rows if r.field.startswith("presidente."))
+    reading = reader.read(scan.read_bytes())
+    by_name = {f"{f.section}.{f.key}": f for f in reading.fields}
+    for r in checked:  # each label is the box as the reader read it, in a field nothing doubts
+        f = by_name[r.field]
+        assert not f.needs_review or {c.value for c in f.reason_codes} == {"note_written"}
+        assert r.label == ("blank" if f.text[r.box] == "_" else f.text[r.box])
+    harvest(reader, [scan], tmp_path / "held", {}, heldout=1.0, seed=1, progress=False, checked=True)
+    assert not [r for r in load_manifest(tmp_path / "held") if r.source == "checked"]  # never on a held-out scan

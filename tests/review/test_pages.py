@@ -206,3 +206,24 @@ def test_a_mesa_conflict_side_by_side_and_keep_one(api: Api) -> None:
     assert api.client.get(f"/actas/{second['acta_id']}", headers=h).json()["record"]["status"] == "counted"
     assert api.client.get(f"/actas/{first['acta_id']}", headers=h).json()["record"]["status"] == "superseded"
     assert first["acta_id"] not in api.client.get("/review/queue").text
+
+
+def test_a_written_note_is_shown_first_with_its_crop(api: Api) -> None:
+    import cv2
+    import numpy as np
+
+    noted = _upload(api, SAMPLE)  # "el conteo de papeletas ... son 241, teniendo que ser 240 ... corre y vale"
+    quiet = _upload(api, OTHERS[0])  # nothing written under OBSERVACIONES
+    sign_in(api.client, api.keys[Role.reader])
+    assert 'id="note"' in api.client.get(f"/review/actas/{noted}").text
+    assert 'id="note"' not in api.client.get(f"/review/actas/{quiet}").text
+    doc = api.client.get(f"/actas/{noted}", headers=api.headers(Role.reader)).json()
+    assert doc["notes"]["written"] and all("note_written" in f["reason_codes"] for f in doc["fields"])
+    r = api.client.get(f"/review/actas/{noted}/notes.png")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    crop = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_COLOR)
+    x, y, w, h = doc["notes"]["box"]
+    scan = cv2.imdecode(np.frombuffer(SAMPLE.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
+    assert crop is not None and scan is not None
+    assert np.array_equal(crop, scan[y - 8 : y + h + 8, x - 8 : x + w + 8])  # the box, 8 px around, not resampled
+    assert api.client.get(f"/review/actas/{'0' * 64}/notes.png").status_code == 404

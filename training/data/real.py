@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,9 @@ from pipeline.digit_input import INPUT_SIZE, to_model_input
 from training.data.augment import add_scan_nuisance
 
 U8 = npt.NDArray[np.uint8]
+# Label sources that do not come from a model (`actas.harvest`; the service's reviewed boxes): the only
+# ones a model may be judged on. `checked` labels (the reader's own vouched readings) train only.
+JUDGING_SOURCES = frozenset({"truth", "hand", "review"})
 
 
 @dataclass(frozen=True)
@@ -35,14 +38,17 @@ class RealDigits:
     canvases: U8
     labels: npt.NDArray[np.int64]
     scans: list[str]  # sha256 per item
-    sources: list[str]  # label source per item: truth, hand
+    sources: list[str]  # label source per item: truth, hand, checked, review
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
 
-def load_real(datasets: Sequence[Path], classes: Sequence[str], split: str | None) -> RealDigits:
-    """Every labelled box of `split` ('train', 'heldout'; None: both) whose label is one of `classes`.
+def load_real(
+    datasets: Sequence[Path], classes: Sequence[str], split: str | None, from_sources: Collection[str] | None = None
+) -> RealDigits:
+    """Every labelled box of `split` ('train', 'heldout'; None: both) whose label is one of `classes`
+    (and, given `from_sources`, whose label came from one of them).
 
     Reads `actas harvest build` datasets and the service's reviewed boxes (`python -m
     service.review.harvest`: crops only, `_` for blank, no split: training data, its canvases made here
@@ -64,6 +70,8 @@ def load_real(datasets: Sequence[Path], classes: Sequence[str], split: str | Non
             label = "blank" if row["label"] == "_" else row["label"]
             row_split = row.get("split", "train")
             if label is None or label not in index or (split and row_split != split):
+                continue
+            if from_sources is not None and row.get("source", "review") not in from_sources:
                 continue
             if row_split == "train" and scan_sha(row) in held:
                 continue
