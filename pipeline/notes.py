@@ -72,17 +72,16 @@ def notes_patch(scan: U8, scan_to_ref: F64, region: Box) -> U8:
     """The notes box warped into the reference frame, grey."""
     x, y, w, h = region
     ref_to_patch = np.array([[1, 0, -x], [0, 1, -y], [0, 0, 1]], np.float64)
-    gray = cv2.cvtColor(scan, cv2.COLOR_BGR2GRAY) if scan.ndim == 3 else scan
     patch = cv2.warpPerspective(
-        gray, ref_to_patch @ scan_to_ref, (int(w), int(h)), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE
+        scan, ref_to_patch @ scan_to_ref, (int(w), int(h)), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE
     )
-    return np.asarray(patch, np.uint8)
+    return np.asarray(cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY) if patch.ndim == 3 else patch, np.uint8)
 
 
 def ink_delta(scan: U8) -> float:
     """Grey levels under the paper that make a pixel ink, from the scan's own contrast."""
-    gray = cv2.cvtColor(scan, cv2.COLOR_BGR2GRAY) if scan.ndim == 3 else scan
-    small = cv2.resize(gray, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
+    small = cv2.resize(scan, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
+    small = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
     return float(np.clip(INK_CONTRAST * (percentile(small, 99) - percentile(small, 1)), INK_MIN_DELTA, INK_MAX_DELTA))
 
 
@@ -123,7 +122,9 @@ def notes_ink(scan: U8, scan_to_ref: F64, region: Box) -> NotesInk:
         area = int(stats[i, cv2.CC_STAT_AREA])
         if area < MIN_COMPONENT or edge_strip(stats[i], mask.shape[0]):
             continue
-        if strike_like(np.argwhere(labels == i)):
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        # a straight stroke's bounds are at least its length across: the rest cannot be one
+        if np.hypot(w, h) >= STRIKE_LENGTH and strike_like(np.argwhere(labels[y : y + h, x : x + w] == i)):
             strikes += 1
         else:
             writing += area
