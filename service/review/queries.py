@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, distinct, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from pipeline.image_io import decode_image
+from pipeline.reasons import ReasonCode
 from pipeline.schema import ActaReading, DigitReading, FieldReading, RuleCheck
 from pipeline.templates import Template
 from service import crud
@@ -157,6 +158,7 @@ class FieldView:
     text: str
     reasons: list[str]
     alternatives: list[tuple[int | None, float]]
+    note_only: bool = False  # flagged for the written note alone: the note's reader may confirm it at once
 
     def js(self) -> dict[str, Any]:
         return {
@@ -167,6 +169,7 @@ class FieldView:
             "value": self.value,
             "reviewed": self.reviewed,
             "waiting": self.waiting,
+            "noteOnly": self.note_only,
         }
 
 
@@ -181,11 +184,17 @@ class ActaView:
     def flagged(self) -> list[FieldView]:
         return [f for f in self.fields if f.waiting]
 
+    @property
+    def note_only(self) -> list[FieldView]:
+        """The waiting fields flagged for the written note alone."""
+        return [f for f in self.flagged if f.note_only]
+
 
 def acta_view(session: Session, acta: Acta, templates: dict[str, Template]) -> ActaView:
     doc = crud.to_document(session, acta, templates)
     template = templates.get(acta.template)
     state = {s.field: s for s in doc.record.fields}
+    broken = {k for c in doc.record.checks if not c.ok for k in c.fields}  # as the values stand now
     views = []
     for f in doc.fields:
         name = f"{f.section}.{f.key}"
@@ -204,6 +213,7 @@ def acta_view(session: Session, acta: Acta, templates: dict[str, Template]) -> A
                 text=f.text,
                 reasons=f.reasons,
                 alternatives=alternatives(f),
+                note_only={c for c in f.reason_codes if c.flags} == {ReasonCode.NOTE_WRITTEN} and name not in broken,
             )
         )
     rules = [

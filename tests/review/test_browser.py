@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from service.models import Role
 from tests.review.conftest import BROKEN, OTHERS, LiveServer
+from tests.service.conftest import SAMPLE
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "review"
 MAX_PNG = 300 * 1024
@@ -94,6 +95,8 @@ def test_a_reviewer_corrects_one_field_and_confirms_the_rest_with_the_keyboard(
     rule = page.locator("#rules li.rule.broken")
     expect(rule).to_have_count(1)
     page.locator("#scan").evaluate("i => { i.style.filter = 'blur(14px)'; }")  # jurors' names on the scan
+    # the note may carry a name or a signature too (2019 mesa 52078's is signed)
+    page.locator("img.notes").evaluate_all("xs => xs.forEach(i => { i.style.filter = 'blur(6px)'; })")
     page.wait_for_function("document.getElementById('scan').complete")
     _shot(page, "acta.png")
 
@@ -188,3 +191,33 @@ def test_a_reader_cannot_correct_and_a_cross_site_post_is_refused(browser: Brows
     page.goto(f"{live.url}/review/totals")
     expect(page).to_have_url(f"{live.url}/review/login?next=%2Freview%2Ftotals")
     anonymous.close()
+
+
+def test_the_notes_reader_confirms_what_the_note_alone_flagged_in_one_click(browser: Browser, live: LiveServer) -> None:
+    acta = _upload(live, SAMPLE)  # "... son 241, teniendo que ser 240 ... corre y vale": a note, no count changed
+    assert acta["notes"]["written"]
+    only = [f["key"] for f in acta["fields"] if {c for c in f["reason_codes"]} == {"note_written"}]
+    others = [f"{f['section']}.{f['key']}" for f in acta["fields"] if f["needs_review"] and f["key"] not in only]
+    assert only  # most of its fields are flagged for the note alone
+
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    _sign_in(page, live, Role.reviewer)
+    page.goto(f"{live.url}/review/actas/{acta['acta_id']}")
+    expect(page.locator("#note img.notes")).to_have_js_property("complete", True)
+    assert page.locator("#note img.notes").evaluate("i => i.naturalWidth") > 100  # the note's crop loaded
+    button = page.locator("#note-confirm")
+    expect(button).to_have_attribute("data-count", str(len(only)))
+    button.click()
+    if others:  # what else was flagged still waits, one field at a time
+        expect(page.locator("#flagged li.field")).to_have_count(len(others))
+        expect(page.locator("#note-confirm")).to_have_count(0)
+    else:
+        expect(page.locator("#needs-review")).to_have_text("revisada")
+    doc = _api(live, f"/actas/{acta['acta_id']}")
+    reviews = [r for r in doc["record"]["reviews"] if r["field"]]
+    assert sorted(r["field"].split(".", 1)[1] for r in reviews) == sorted(only)
+    assert all(r["action"] == "confirm" and r["note"].startswith("observaciones leídas") for r in reviews)
+    waiting = {f["field"] for f in doc["record"]["fields"] if f["waiting_review"]}
+    assert waiting == set(others)
+    context.close()

@@ -31,6 +31,7 @@
   const items = Array.from(document.querySelectorAll("#flagged li.field"));
   let current = -1;
   let startedAt = 0;
+  const pageStart = performance.now();
 
   function typedValue() {
     if (current < 0) return undefined;
@@ -173,6 +174,41 @@
       }
     });
   });
+
+  // --- a written note that changes nothing: its reader confirms every field it alone flagged, at once ---
+  const noteConfirm = document.getElementById("note-confirm");
+  if (noteConfirm) {
+    noteConfirm.addEventListener("click", function () {
+      const only = new Set(data.fields.filter(function (f) { return f.noteOnly && f.waiting; }).map(function (f) { return f.name; }));
+      const pending = items.filter(function (li, i) { return only.has(li.dataset.field) && !handled(i); });
+      if (!pending.length) return;
+      const seconds = Math.round((performance.now() - pageStart) / 100) / 10 / pending.length;
+      const body = {
+        fields: pending.map(function (li) { return { field: li.dataset.field, value: machine[li.dataset.field], seconds: seconds }; }),
+        version: data.version,
+        note: "observaciones leídas: no cambian los valores leídos",
+      };
+      noteConfirm.disabled = true;
+      fetch("/review/actas/" + data.acta + "/review", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+        body: JSON.stringify(body),
+      }).then(function (r) {
+        return r.json().then(function (j) { return { status: r.status, body: j }; });
+      }).then(function (res) {
+        if (res.status !== 200) {
+          document.getElementById("note-outcome").textContent = res.body.detail || "error " + res.status;
+          noteConfirm.disabled = false;
+          return;
+        }
+        window.location.reload();  // what is left waiting (other reasons, rules), or the acta reviewed
+      }).catch(function () {
+        document.getElementById("note-outcome").textContent = "sin conexión: intente de nuevo";
+        noteConfirm.disabled = false;
+      });
+    });
+  }
 
   if (data.canReview && items.length && items[0].querySelector("input.value")) focusField(0);
   else recompute();
