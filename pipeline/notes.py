@@ -19,7 +19,6 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.quantiles import percentile
 from pipeline.templates import Box
 
 F64 = npt.NDArray[np.float64]
@@ -82,7 +81,10 @@ def ink_delta(scan: U8) -> float:
     """Grey levels under the paper that make a pixel ink, from the scan's own contrast."""
     small = cv2.resize(scan, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
     small = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
-    return float(np.clip(INK_CONTRAST * (percentile(small, 99) - percentile(small, 1)), INK_MIN_DELTA, INK_MAX_DELTA))
+    # the grey range from the histogram (a quantile by sorting half a million pixels costs more than the rest)
+    cdf = np.cumsum(np.bincount(np.asarray(small, np.uint8).ravel(), minlength=256)) / small.size
+    low, high = int(np.searchsorted(cdf, 0.01)), int(np.searchsorted(cdf, 0.99))
+    return float(np.clip(INK_CONTRAST * (high - low), INK_MIN_DELTA, INK_MAX_DELTA))
 
 
 def writing_mask(patch: U8, delta: float) -> U8:
