@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-BASE_COLUMNS = ["source", "page", "acta_id", "template", "mesa_code", "needs_review", "flagged_fields"]
+BASE_COLUMNS = ["source", "page", "acta_id", "template", "mesa_code", "needs_review", "note_written", "flagged_fields"]
 
 
 @dataclass
@@ -37,7 +37,7 @@ def build(lines: Iterable[dict[str, Any]], run: RunCounts, stopped: str | None =
     totals: dict[str, dict[str, int]] = defaultdict(dict)
     per_template: dict[str, int] = defaultdict(int)
     mesas: dict[str, list[str]] = defaultdict(list)
-    flagged = 0
+    flagged = noted = 0
     for line in lines:
         reading = line["reading"]
         template = str(reading.get("template"))
@@ -48,6 +48,8 @@ def build(lines: Iterable[dict[str, Any]], run: RunCounts, stopped: str | None =
             tally[name] = tally.get(name, 0) + (value or 0)
         per_template[template] += 1
         flagged += bool(reading.get("needs_review"))
+        note = (reading.get("notes") or {}).get("written")  # None: the form has no notes box, or unchecked
+        noted += bool(note)
         source = line["source"] if line.get("page") is None else f"{line['source']}#page={line['page']}"
         if reading.get("mesa_code"):
             mesas[reading["mesa_code"]].append(source)
@@ -59,6 +61,7 @@ def build(lines: Iterable[dict[str, Any]], run: RunCounts, stopped: str | None =
                 "template": template,
                 "mesa_code": reading.get("mesa_code"),
                 "needs_review": "true" if reading.get("needs_review") else "false",
+                "note_written": "" if note is None else ("true" if note else "false"),
                 "flagged_fields": " ".join(
                     f"{f['section']}.{f['key']}" for f in reading.get("fields", []) if f.get("needs_review")
                 ),
@@ -74,7 +77,12 @@ def build(lines: Iterable[dict[str, Any]], run: RunCounts, stopped: str | None =
     rows.sort(key=lambda r: (r["source"], r["page"] or 0))  # results.jsonl is in the order readings finished
     writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
     summary = {
-        "results": {"actas": len(rows), "flagged": flagged, "by_template": dict(sorted(per_template.items()))},
+        "results": {
+            "actas": len(rows),
+            "flagged": flagged,
+            "with_notes": noted,  # a note written under OBSERVACIONES (each of them flagged)
+            "by_template": dict(sorted(per_template.items())),
+        },
         "this_run": {**asdict(run), "stopped": stopped},
         "totals": {t: {c: totals[t][c] for c in columns[t]} for t in sorted(columns)},
         "mesas_read_more_than_once": {m: s for m, s in sorted(mesas.items()) if len(s) > 1},
@@ -86,7 +94,8 @@ def text(summary: dict[str, Any], failed_file: str) -> str:
     """The summary as printed at the end of a run."""
     res, run = summary["results"], summary["this_run"]
     lines = [
-        f"results: {res['actas']} actas ({res['flagged']} flagged for review); this run: {run['read']} read "
+        f"results: {res['actas']} actas ({res['flagged']} flagged for review, {res['with_notes']} of them for a "
+        f"written note); this run: {run['read']} read "
         f"({run['flagged']} flagged), {run['failed']} failed, {run['skipped']} skipped (already done), "
         f"{run['duplicates']} duplicate files, {run['ignored']} ignored (not named like scans)"
     ]

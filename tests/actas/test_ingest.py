@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import shutil
 import signal
@@ -390,3 +391,24 @@ def test_a_multi_page_tiff_is_read_page_by_page(tmp_path: Path) -> None:
         assert d["reading"]["acta_id"] == hashlib.sha256(tiff_page_png(tiff.read_bytes(), d["page"])).hexdigest()
     assert main(["ingest", str(tiff.parent), "--out", str(out), "--cpu", "--workers", "1", "--no-progress"]) == 0
     assert len(result_lines(out)) == 2  # both pages already read: skipped
+
+
+def test_the_csv_and_summary_say_which_actas_carry_a_written_note() -> None:
+    from actas.ingest.report import RunCounts, build
+
+    def line(name: str, notes: dict[str, object] | None) -> dict[str, object]:
+        reading = {"acta_id": name, "template": "t", "needs_review": bool(notes and notes["written"]), "counts": {}}
+        return {"source": f"/scans/{name}.jpg", "page": None, "reading": {**reading, "notes": notes}}
+
+    box = [0, 0, 10, 10]
+    report = build(
+        [
+            line("a", {"written": True, "ink_share": 0.02, "box": box}),
+            line("b", {"written": False, "ink_share": 0.0, "box": box}),
+            line("c", None),
+        ],
+        RunCounts(read=3),
+    )
+    rows = list(csv.DictReader(io.StringIO(report.csv)))
+    assert [r["note_written"] for r in rows] == ["true", "false", ""]  # "": the form has no notes box
+    assert report.summary["results"]["with_notes"] == 1 and report.summary["results"]["flagged"] == 1
