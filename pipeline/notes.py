@@ -72,7 +72,7 @@ def notes_patch(scan: U8, scan_to_ref: F64, region: Box) -> U8:
     x, y, w, h = region
     ref_to_patch = np.array([[1, 0, -x], [0, 1, -y], [0, 0, 1]], np.float64)
     patch = cv2.warpPerspective(
-        scan, ref_to_patch @ scan_to_ref, (int(w), int(h)), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE
+        scan, ref_to_patch @ scan_to_ref, (int(w), int(h)), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
     return np.asarray(cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY) if patch.ndim == 3 else patch, np.uint8)
 
