@@ -119,6 +119,7 @@ def test_ingest_reads_folders_and_pdf_pages_lists_failures_and_resumes(
     assert summary["results"] == {
         "actas": 4,
         "flagged": sum(d["reading"]["needs_review"] for d in lines),
+        "with_notes": sum(d["reading"]["notes"]["written"] for d in lines),
         "by_template": {"bo2025-runoff": 4},
     }
     run = summary["this_run"]
