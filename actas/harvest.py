@@ -65,9 +65,7 @@ from pipeline.rules import vouched_fields
 if TYPE_CHECKING:
     from pipeline.reader import ActaReader, ReadTrace
 
-LabelSource = Literal["truth", "hand", "checked", "none"]
-# Sources whose labels do not come from a model: the only ones a model may be judged on.
-GROUND_TRUTH_SOURCES = ("truth", "hand", "review")
+LabelSource = Literal["truth", "hand", "checked", "none"]  # `checked` trains only: training.data.real.JUDGING_SOURCES
 Split = Literal["train", "heldout"]
 SCAN_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
 # Labels a box can carry: the classifier's classes plus the marks jurors write in a box with no digit.

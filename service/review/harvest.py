@@ -88,7 +88,7 @@ def harvest(session: Session, out: Path, max_pixels: int = Settings.model_fields
                     folder = tmp / "crops" / acta.blob_sha256
                     folder.mkdir(parents=True, exist_ok=True)
                     for i, (digit, label) in enumerate(zip(f.digits, labels, strict=True)):
-                        x0, y0, x1, y1 = boxes_bounds([digit], image.shape, 0)
+                        x0, y0, x1, y1 = boxes_bounds([digit.box], image.shape, 0)
                         path = folder / f"{r.field}-{i}.png"
                         if x1 <= x0 or y1 <= y0 or not cv2.imwrite(str(path), image[y0:y1, x0:x1]):
                             raise RuntimeError(f"could not write the crop of {r.field} box {i} of {acta_id}")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from pipeline.image_io import decode_image
 from pipeline.reasons import ReasonCode
-from pipeline.schema import ActaReading, DigitReading, FieldReading, RuleCheck
+from pipeline.schema import ActaReading, FieldReading, PixelBox, RuleCheck
 from pipeline.templates import Template
 from service import crud
 from service.models import Acta, ActaStatus, Blob, Review, utcnow
@@ -220,8 +220,7 @@ def acta_view(session: Session, acta: Acta, templates: dict[str, Template]) -> A
         {"name": r.name, "left": list(r.left), "right": list(r.right), "op": r.op, "each": r.each}
         for r in (template.rules if template else [])
     ]
-    notes = ActaReading.model_validate(acta.reading).notes
-    return ActaView(doc, views, rules, note_written=notes is not None and notes.written)
+    return ActaView(doc, views, rules, note_written=doc.notes is not None and doc.notes.written)
 
 
 def conflict_actas(session: Session, acta: Acta) -> list[Acta]:
@@ -258,44 +257,39 @@ def scan_image(session: Session, acta: Acta, max_pixels: int) -> npt.NDArray[np.
     return image
 
 
-def boxes_bounds(digits: list[DigitReading], shape: tuple[int, ...], margin: int) -> tuple[int, int, int, int]:
-    """x0, y0, x1, y1 around every box, in the scan's pixels, clipped to it."""
-    x0 = min(d.box[0] for d in digits) - margin
-    y0 = min(d.box[1] for d in digits) - margin
-    x1 = max(d.box[0] + d.box[2] for d in digits) + margin
-    y1 = max(d.box[1] + d.box[3] for d in digits) + margin
+def boxes_bounds(boxes: list[PixelBox], shape: tuple[int, ...], margin: int) -> tuple[int, int, int, int]:
+    """x0, y0, x1, y1 around every box (x, y, w, h), in the scan's pixels, clipped to it."""
+    x0 = min(b[0] for b in boxes) - margin
+    y0 = min(b[1] for b in boxes) - margin
+    x1 = max(b[0] + b[2] for b in boxes) + margin
+    y1 = max(b[1] + b[3] for b in boxes) + margin
     height, width = shape[:2]
     return max(0, x0), max(0, y0), min(width, x1), min(height, y1)
 
 
+def _crop_png(session: Session, acta: Acta, boxes: list[PixelBox], max_pixels: int) -> bytes | None:
+    """PNG of the boxes cut from the scan at its own resolution (no resampling), CROP_MARGIN around."""
+    image = scan_image(session, acta, max_pixels)
+    x0, y0, x1, y1 = boxes_bounds(boxes, image.shape, CROP_MARGIN)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    ok, buf = cv2.imencode(".png", image[y0:y1, x0:x1])
+    return bytes(buf) if ok else None
+
+
 def field_crop(session: Session, acta: Acta, name: str, max_pixels: int) -> bytes | None:
-    """PNG of the field's boxes cut from the scan at its own resolution (no resampling), or None."""
+    """PNG of the field's boxes, or None."""
     reading = ActaReading.model_validate(acta.reading)
     f = next((f for f in reading.fields if f"{f.section}.{f.key}" == name), None)
     if f is None or not f.digits:
         return None
-    image = scan_image(session, acta, max_pixels)
-    x0, y0, x1, y1 = boxes_bounds(f.digits, image.shape, CROP_MARGIN)
-    if x1 <= x0 or y1 <= y0:
-        return None
-    ok, buf = cv2.imencode(".png", image[y0:y1, x0:x1])
-    return bytes(buf) if ok else None
+    return _crop_png(session, acta, [d.box for d in f.digits], max_pixels)
 
 
 def notes_crop(session: Session, acta: Acta, max_pixels: int) -> bytes | None:
-    """PNG of the notes box (OBSERVACIONES) cut from the scan, or None where the reading has none."""
+    """PNG of the notes box (OBSERVACIONES), or None where the reading has none."""
     notes = ActaReading.model_validate(acta.reading).notes
-    if notes is None:
-        return None
-    image = scan_image(session, acta, max_pixels)
-    x, y, w, h = notes.box
-    h_img, w_img = image.shape[:2]
-    x0, y0 = max(0, x - CROP_MARGIN), max(0, y - CROP_MARGIN)
-    x1, y1 = min(w_img, x + w + CROP_MARGIN), min(h_img, y + h + CROP_MARGIN)
-    if x1 <= x0 or y1 <= y0:
-        return None
-    ok, buf = cv2.imencode(".png", image[y0:y1, x0:x1])
-    return bytes(buf) if ok else None
+    return None if notes is None else _crop_png(session, acta, [notes.box], max_pixels)
 
 
 @dataclass(frozen=True)

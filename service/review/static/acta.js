@@ -102,6 +102,18 @@
     });
   }
 
+  // One review POST (the API's body); resolves to the status and the JSON answer.
+  function postReview(body) {
+    return fetch("/review/actas/" + data.acta + "/review", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify(body),
+    }).then(function (r) {
+      return r.json().then(function (j) { return { status: r.status, body: j }; });
+    });
+  }
+
   function submit(value) {
     const li = items[current];
     const name = li.dataset.field;
@@ -109,14 +121,7 @@
     const seconds = Math.round((performance.now() - startedAt) / 100) / 10;
     input.disabled = true;
     const body = { fields: [{ field: name, value: value, seconds: seconds }], version: data.version };
-    fetch("/review/actas/" + data.acta + "/review", {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-      body: JSON.stringify(body),
-    }).then(function (r) {
-      return r.json().then(function (j) { return { status: r.status, body: j }; });
-    }).then(function (res) {
+    postReview(body).then(function (res) {
       if (res.status !== 200) {
         show(li, res.body.detail || "error " + res.status, "bad");
         if (res.body.code === "stale_version") { window.location.reload(); return; }
@@ -189,14 +194,7 @@
         note: "observaciones leídas: no cambian los valores leídos",
       };
       noteConfirm.disabled = true;
-      fetch("/review/actas/" + data.acta + "/review", {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-        body: JSON.stringify(body),
-      }).then(function (r) {
-        return r.json().then(function (j) { return { status: r.status, body: j }; });
-      }).then(function (res) {
+      postReview(body).then(function (res) {
         if (res.status !== 200) {
           document.getElementById("note-outcome").textContent = res.body.detail || "error " + res.status;
           noteConfirm.disabled = false;
