@@ -5,7 +5,9 @@ Ink is measured against the box's own paper colour, so faint scans and shadows d
 is not a digit: specks (small components), fragments of the printed border (thin components
 lying along the box's edge), and bands along an edge (a coloured column's tint or a printed rule the
 crop took in: `pipeline.marks.edge_bands`). A box whose remaining ink is too little or too small is blank and gets
-an empty canvas. Otherwise the ink goes through `center_digit`, the same function training used.
+an empty canvas. Otherwise the strokes are followed out into the trimmed margin (a juror's `2` sits its
+base on the box's bottom line; cut there it reads `7`), and the ink goes through `center_digit`, the
+same function training used.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ MIN_CONTRAST = 40  # grey levels between paper and ink below which nothing is in
 MIN_COMPONENT = 0.004  # of the box area: smaller components are specks
 MIN_INK_HEIGHT = 0.28  # of the box height: a digit's ink is at least this tall
 MIN_EXTENT = 0.5  # of the box height: `center_digit` does not blow up marks smaller than this
+MARGIN_LINE = 0.7  # of the box's width (height): a margin row (column) inked this far along is the printed border
+RULE_SPAN = 0.9  # of the box's width (height): a straight run this long across the box is a printed rule
 STROKE = 0.11  # target stroke width as a fraction of the ink's height (MNIST's proportion)
 
 
@@ -46,51 +50,132 @@ def segment_cell(patch: U8, rect: tuple[int, int, int, int], score_marks: bool =
     roi = patch[max(0, y + dy) : y + h - dy, max(0, x + dx) : x + w - dx]
     if roi.size == 0:
         return Cell(np.zeros((INPUT_SIZE, INPUT_SIZE), np.uint8), False)
-    darkness = ink_strength(roi)
-    mask = ink_mask(darkness)
+    paper = paper_level(roi)
+    darkness = ink_strength(roi, paper)
+    low, high = ink_thresholds(darkness)
+    mask = ink_mask(darkness, low, high)
     # a band of tint or a printed rule along the box's edge is not pen ink, even alone in the box
     keep = _digit_components(mask & ~edge_bands(mask), h)
+    lines = straight_rules(mask)
+    if lines.any():  # a rule the digit touches is one component with it; where a digit is left, drop it
+        cleaned = _digit_components(mask & ~lines & ~edge_bands(mask & ~lines), h)
+        keep = keep if cleaned is None else cleaned
     if keep is None:
         return Cell(np.zeros((INPUT_SIZE, INPUT_SIZE), np.uint8), False)
+    mark = x_score(keep) if score_marks else NO_MARK
+    # the strokes followed into the trimmed margin, measured against the same paper
+    x0, y0 = max(0, x), max(0, y)
+    box = patch[y0 : y + h, x0 : x + w]
+    oy, ox = max(0, y + dy) - y0, max(0, x + dx) - x0
+    darkness = ink_strength(box, paper)
+    keep = into_margin(keep, darkness, low, (oy, ox))
     # Soft ink (anti-aliased edges, as in MNIST) limited to the kept strokes and their fringe.
     support = cv2.dilate(keep.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     peak = percentile(darkness[keep], 90)
     ink = np.clip(darkness / max(peak, 1.0), 0, 1) * support
-    mark = x_score(keep) if score_marks else NO_MARK
     ink = normalise_stroke(ink, keep)
     return Cell(center_digit((ink * 255).astype(np.uint8), min_extent=MIN_EXTENT * h), True, mark)
 
 
-def ink_strength(roi: U8) -> npt.NDArray[np.float32]:
-    """How far each pixel is from the paper, in grey levels; pen colour counts as darkness too."""
+def paper_level(roi: U8) -> float:
+    """The box's paper grey: most of a box is paper."""
+    gray = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY) if roi.ndim == 3 else roi
+    return percentile(gray.astype(np.float32), 80)
+
+
+def ink_strength(roi: U8, paper: float | None = None) -> npt.NDArray[np.float32]:
+    """How far each pixel is from the paper (`paper_level` of `roi` unless given), in grey levels; pen
+    colour counts as darkness too."""
     if roi.ndim == 3:
         gray = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY).astype(np.float32)
         b, _g, r = (roi[..., i].astype(np.float32) for i in range(3))
         chroma = np.maximum(b - r, 0) * 0.8  # blue pen on white or grey paper
     else:
         gray, chroma = roi.astype(np.float32), np.zeros(roi.shape, np.float32)
-    paper = percentile(gray, 80)
+    if paper is None:
+        paper = percentile(gray, 80)
     return np.maximum(paper - gray, chroma)
 
 
-def ink_mask(darkness: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
-    """Hysteresis threshold: confident ink seeds, grown through fainter connected pixels, so a faint
-    or thin stroke stays whole while paper grain stays out. Smoothing first (about a third of a
-    stroke's width) averages out halftone grain, which is finer than any stroke."""
-    darkness = np.asarray(cv2.GaussianBlur(darkness, (0, 0), 1.0), np.float32)
-    flat = darkness.ravel()
+def _smooth(darkness: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    # about a third of a stroke's width: averages out halftone grain, which is finer than any stroke
+    return np.asarray(cv2.GaussianBlur(darkness, (0, 0), 1.0), np.float32)
+
+
+def ink_thresholds(darkness: npt.NDArray[np.float32]) -> tuple[float, float]:
+    """(low, high) darkness for `ink_mask`, from the box's own contrast and grain."""
+    flat = _smooth(darkness).ravel()
     noise = 1.4826 * median(np.abs(flat - median(flat)))
     peak = percentile(flat, 99.5)
     high = max(MIN_CONTRAST, 0.5 * peak)
     # A big bold digit can cover half the box; its strokes then count as "noise" and would lift the
     # low threshold over the high one, leaving only specks (a clear `5` read as an empty box).
     low = min(high, max(0.5 * MIN_CONTRAST, 4 * noise, 0.25 * peak))
+    return low, high
+
+
+def ink_mask(darkness: npt.NDArray[np.float32], low: float, high: float) -> npt.NDArray[np.bool_]:
+    """Hysteresis threshold: confident ink seeds (over `high`), grown through fainter connected pixels
+    (over `low`), so a faint or thin stroke stays whole while paper grain stays out."""
+    darkness = _smooth(darkness)
     weak = (darkness > low).astype(np.uint8)
     n, labels = cv2.connectedComponents(weak, connectivity=8)
     seeded = np.zeros(n, bool)
     seeded[np.unique(labels[darkness > high])] = True
     seeded[0] = False
     return seeded[labels]
+
+
+def straight_rules(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Printed rules crossing the box in its outer third, as a box located a little off takes them in:
+    a run of at most a few rows (columns) inked over RULE_SPAN of the width (height), and a row (column)
+    of fringe each side. A pen stroke that long and straight would have to run from edge to edge."""
+    h, w = mask.shape
+    out = np.zeros((h, w), bool)
+    for axis, length, size in ((1, w, h), (0, h, w)):
+        full = mask.sum(axis=axis) >= RULE_SPAN * length
+        full[size // 3 : size - size // 3] = False  # the outer thirds only
+        for start, stop in _runs(full):
+            if stop - start <= max(5, 0.12 * size):
+                sl = slice(max(0, start - 1), min(size, stop + 1))  # and its grey fringe
+                if axis == 1:
+                    out[sl, :] |= mask[sl, :]
+                else:
+                    out[:, sl] |= mask[:, sl]
+    return out
+
+
+def _runs(flags: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
+    """[start, stop) of each run of True."""
+    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+    return list(zip(np.nonzero(edges == 1)[0].tolist(), np.nonzero(edges == -1)[0].tolist(), strict=True))
+
+
+def into_margin(
+    keep: npt.NDArray[np.bool_], darkness: npt.NDArray[np.float32], low: float, at: tuple[int, int]
+) -> npt.NDArray[np.bool_]:
+    """`keep` (found inside the inset, placed at `at` in the whole box) and the ink that continues it
+    into the margin the inset trimmed: a stroke running on from a kept one. The printed border in that
+    margin is a line along the edge, so a margin row (or column) inked over most of the box's width (or
+    height) is left out first; what of the digit shared those rows is lost, the rest is kept."""
+    weak = _smooth(darkness) > low
+    bh, bw = weak.shape
+    oy, ox = at
+    kh, kw = keep.shape
+    inner = np.zeros((bh, bw), bool)
+    inner[oy : oy + kh, ox : ox + kw] = True
+    margin = weak & ~inner
+    lines = np.zeros((bh, bw), bool)
+    lines[margin.sum(axis=1) >= MARGIN_LINE * bw, :] = True
+    lines[:, margin.sum(axis=0) >= MARGIN_LINE * bh] = True
+    placed = np.zeros((bh, bw), bool)
+    placed[oy : oy + kh, ox : ox + kw] = keep
+    reach = (margin & ~lines) | placed
+    n, labels = cv2.connectedComponents(reach.astype(np.uint8), connectivity=8)
+    touching = np.zeros(n, bool)
+    touching[np.unique(labels[placed])] = True
+    touching[0] = False
+    return placed | (touching[labels] & margin & ~lines)
 
 
 def _digit_components(mask: npt.NDArray[np.bool_], box_h: int) -> npt.NDArray[np.bool_] | None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
+import pytest
 
 from pipeline.cells import segment_cell
 from pipeline.digit_input import INPUT_SIZE, center_digit
@@ -130,3 +133,78 @@ def test_a_real_acta_with_tinted_box_edges_reads_the_same(reader: ActaReader) ->
     for a, b in zip(trace.cells, again.cells, strict=True):  # each box's digit as before, band or not
         assert a.cell.ink == b.cell.ink
         assert np.abs(a.cell.canvas.astype(int) - b.cell.canvas.astype(int)).mean() < 20, a.field
+
+
+def _two_on_the_line(rule: bool = False) -> np.ndarray:
+    """A `2` whose base runs along the box's bottom line, in the margin the inset trims (how many 2019
+    jurors write it); `rule`: a printed line across the box's top third that the digit touches."""
+    img = _box_patch()
+    y, h = BOX[1], BOX[3]
+    pen = (150, 60, 20)
+    cv2.ellipse(img, (50, 44), (13, 13), 0, 180, 360, pen, 3)  # the arc
+    cv2.line(img, (63, 44), (36, y + h - 2), pen, 3)  # the diagonal, down to the line
+    cv2.line(img, (36, y + h - 2), (68, y + h - 2), pen, 3)  # the base, touching the border
+    if rule:
+        cv2.line(img, (0, 37), (103, 37), (40, 40, 40), 2)  # crosses the arc
+    return img
+
+
+def _base_share(canvas: np.ndarray) -> float:
+    """How wide the lowest rows of the digit are, against the digit's width."""
+    ys, xs = np.nonzero(canvas > 60)
+    low = canvas[ys.max() - 2 : ys.max() + 1] > 60
+    cols = np.nonzero(low.any(axis=0))[0]
+    return float((cols.max() - cols.min() + 1) / (xs.max() - xs.min() + 1))
+
+
+def test_a_stroke_running_into_the_trimmed_margin_is_kept_and_the_border_is_not() -> None:
+    """A `2` cut at the inset kept only its arc and diagonal and read `7` (mesa 70939 and 72758)."""
+    cell = segment_cell(_two_on_the_line(), BOX)
+    assert cell.ink
+    assert _base_share(cell.canvas) > 0.6  # the base is there
+    rows = (cell.canvas > 60).sum(axis=1)
+    assert rows.max() < 0.9 * INPUT_SIZE  # and the printed border below it is not
+
+
+def test_a_printed_rule_the_digit_touches_is_not_ink(reader: ActaReader) -> None:
+    """A rule across the box's top third joined to the digit is one component with it: it is dropped
+    by rows (2020: a `0` under the next row's rule read `2`)."""
+    ruled = segment_cell(_two_on_the_line(rule=True), BOX)
+    assert ruled.ink
+    assert (ruled.canvas > 60).sum(axis=1).max() < 0.9 * INPUT_SIZE  # no row across the canvas
+    clean = segment_cell(_two_on_the_line(), BOX).canvas
+    read = reader.classifier.predict(np.stack([clean, ruled.canvas])).labels
+    assert read.tolist() == [2, 2]
+
+
+@pytest.mark.parametrize(
+    ("name", "key", "text"), [("mesa_70939.jpg", "MAS_IPSP", "012"), ("mesa_72758.jpg", "VOTOS_VALIDOS", "204")]
+)
+def test_real_2019_twos_on_the_line_read_two(reader: ActaReader, name: str, key: str, text: str) -> None:
+    """Two held-out 2019 scans whose juror's `2` sits on the box's bottom line (read `7` before); the
+    text is the boxes as read, before any rule."""
+    truth = json.loads((ACTAS / "bo2019-general" / "truth.json").read_text())["actas"][name]
+    assert int(text.strip("_")) == truth["counts"]["presidente"][key]
+    reading = reader.read((ACTAS / "bo2019-general" / name).read_bytes())
+    field = next(f for f in reading.fields if (f.section, f.key) == ("presidente", key))
+    assert field.text == text
+
+
+def test_a_real_acta_with_a_rule_across_each_box_reads_the_same(reader: ActaReader) -> None:
+    """Each box of a real 2025 acta crossed in its top fifth by a thin printed line, edge to edge, as
+    when a box is located a little off and takes in the next row's rule: every box reads as before."""
+    path = ACTAS / "bo2025-runoff" / "mesa_1000551.jpg"
+    img = imread(path)
+    trace = reader.trace(path.read_bytes())
+    ruled = img.copy()
+    for c in trace.cells:
+        x, y, w, h = c.box
+        yy = y + int(0.2 * h)
+        ruled[yy : yy + 2, x : x + w] = (60, 60, 60)
+    ok, buf = cv2.imencode(".png", ruled)
+    assert ok
+    again = reader.trace(bytes(buf))
+    before = trace.probs.argmax(axis=1)
+    after = again.probs.argmax(axis=1)
+    assert [a.cell.ink for a in trace.cells] == [b.cell.ink for b in again.cells]
+    assert (before == after).all(), [c.field for c, a, b in zip(trace.cells, before, after, strict=True) if a != b]
