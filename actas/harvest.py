@@ -378,7 +378,8 @@ def write_sheets(rows: Sequence[HarvestRow], dataset: Path, out: Path, prefix: s
                 s = (THUMB - 4) / max(crop.shape[:2])
                 t = cv2.resize(crop, (max(1, int(crop.shape[1] * s)), max(1, int(crop.shape[0] * s))))
                 img[y0 + 2 : y0 + 2 + t.shape[0], x0 + 2 : x0 + 2 + t.shape[1]] = t
-            cv2.putText(img, str(n), (x0 + 2, y0 + THUMB + 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (200, 0, 0), 1)
+            caption = f"{n} [{row.label}]" if row.label else str(n)  # a label to check is shown beside the crop
+            cv2.putText(img, caption, (x0 + 2, y0 + THUMB + 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (200, 0, 0), 1)
             guess = row.label or row.pred
             lines.append(f"{row.key}\t{guess}\t# {n} {row.field} read {row.pred} {row.confidence:.2f}")
         path = out / f"{prefix}-{k // per + 1:03d}.png"
@@ -412,7 +413,14 @@ def add_arguments(p: argparse.ArgumentParser, parents: Sequence[argparse.Argumen
     s.add_argument("--form", help="only boxes of this form")
     s.add_argument("--source", default="none", choices=["none", "truth", "hand", "checked", "any"], help="label source")
     s.add_argument("--inked", action="store_true", help="only boxes where the reader saw ink")
-    s.add_argument("--by-pred", action="store_true", help="group the crops by what the reader read (quicker to check)")
+    s.add_argument("--split", choices=["train", "heldout"], help="only boxes of scans of this split")
+    order = s.add_mutually_exclusive_group()
+    order.add_argument(
+        "--by-pred", action="store_true", help="group the crops by what the reader read (quicker to check)"
+    )
+    order.add_argument(
+        "--by-label", action="store_true", help="group the crops by their label, shown on the sheet (to audit labels)"
+    )
 
 
 def run(args: argparse.Namespace, reader_factory: Callable[[], ActaReader]) -> int:
@@ -437,9 +445,12 @@ def run(args: argparse.Namespace, reader_factory: Callable[[], ActaReader]) -> i
             if (args.form is None or r.form == args.form)
             and (args.source == "any" or r.source == args.source)
             and (not args.inked or r.ink)
+            and (args.split is None or r.split == args.split)
         ]
         if args.by_pred:  # a page of one reading: the odd one out stands out
             rows.sort(key=lambda r: (r.pred, -r.confidence))
+        elif args.by_label:  # a page of one label: a box whose paper says otherwise stands out
+            rows.sort(key=lambda r: (r.label or "", r.sha256, r.field, r.box))
         sheets = write_sheets(rows, args.dataset, args.out)
         print(f"{len(rows)} boxes on {len(sheets)} sheets in {args.out} (fill in the .tsv files)")
         return 0

@@ -130,6 +130,14 @@ def test_the_cli_builds_writes_sheets_and_refuses_bad_options(
     assert cv2.imread(str(sheet)) is not None and len(lines) == min(120, len(load_manifest(ds)))
     # the sheet's file, filled in, is a hand-label file as it stands
     assert len(read_hand_labels([sheet.with_suffix(".tsv")])) == len(lines)
+    # an audit of labels: the labelled boxes of one split, grouped by label, each line its own label
+    audit = tmp_path / "audit"
+    split = load_manifest(ds)[0].split  # the one scan's
+    args = ["--source", "truth", "--split", split, "--by-label"]
+    assert main(["harvest", "sheet", str(ds), "--out", str(audit), *args]) == 0
+    labels = [x.split("\t")[1] for x in (audit / "sheet-001.tsv").read_text().splitlines() if not x.startswith("#")]
+    want = sorted(str(r.label) for r in load_manifest(ds) if r.source == "truth")
+    assert labels == want and len(set(labels)) > 1
     capsys.readouterr()
     assert main(["harvest", "build", str(scans), "--out", str(ds), "--heldout", "2"]) == 2
     assert "--heldout must be between 0 and 1" in capsys.readouterr().err
