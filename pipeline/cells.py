@@ -47,7 +47,10 @@ def segment_cell(patch: U8, rect: tuple[int, int, int, int], score_marks: bool =
     """`score_marks`: also score the ink as the no-digit `X` (only forms that declare the mark need it)."""
     x, y, w, h = rect
     dx, dy = int(round(w * INSET)), int(round(h * INSET))
-    roi = patch[max(0, y + dy) : y + h - dy, max(0, x + dx) : x + w - dx]
+    # the box, and inside it the inset, clipped to the patch (a box the grid put partly off the patch)
+    box_at = _clip((y, y + h, x, x + w), patch.shape)
+    inset_at = _clip((y + dy, y + h - dy, x + dx, x + w - dx), patch.shape)
+    roi = patch[inset_at[0] : inset_at[1], inset_at[2] : inset_at[3]]
     if roi.size == 0:
         return Cell(np.zeros((INPUT_SIZE, INPUT_SIZE), np.uint8), False)
     paper = paper_level(roi)
@@ -64,17 +67,23 @@ def segment_cell(patch: U8, rect: tuple[int, int, int, int], score_marks: bool =
         return Cell(np.zeros((INPUT_SIZE, INPUT_SIZE), np.uint8), False)
     mark = x_score(keep) if score_marks else NO_MARK
     # the strokes followed into the trimmed margin, measured against the same paper
-    x0, y0 = max(0, x), max(0, y)
-    box = patch[y0 : y + h, x0 : x + w]
-    oy, ox = max(0, y + dy) - y0, max(0, x + dx) - x0
+    box = patch[box_at[0] : box_at[1], box_at[2] : box_at[3]]
     darkness = ink_strength(box, paper)
-    keep = into_margin(keep, darkness, low, (oy, ox))
+    keep = into_margin(keep, darkness, low, (inset_at[0] - box_at[0], inset_at[2] - box_at[2]))
     # Soft ink (anti-aliased edges, as in MNIST) limited to the kept strokes and their fringe.
     support = cv2.dilate(keep.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     peak = percentile(darkness[keep], 90)
     ink = np.clip(darkness / max(peak, 1.0), 0, 1) * support
     ink = normalise_stroke(ink, keep)
     return Cell(center_digit((ink * 255).astype(np.uint8), min_extent=MIN_EXTENT * h), True, mark)
+
+
+def _clip(span: tuple[int, int, int, int], shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """(y0, y1, x0, x1) within an image of `shape`; empty (y1 <= y0 or x1 <= x0) when it lies outside."""
+    y0, y1, x0, x1 = span
+    h, w = shape[:2]
+    y0, x0 = min(max(0, y0), h), min(max(0, x0), w)
+    return y0, max(y0, min(y1, h)), x0, max(x0, min(x1, w))
 
 
 def paper_level(roi: U8) -> float:

@@ -208,3 +208,19 @@ def test_a_real_acta_with_a_rule_across_each_box_reads_the_same(reader: ActaRead
     after = again.probs.argmax(axis=1)
     assert [a.cell.ink for a in trace.cells] == [b.cell.ink for b in again.cells]
     assert (before == after).all(), [c.field for c, a, b in zip(trace.cells, before, after, strict=True) if a != b]
+
+
+def test_a_box_partly_or_wholly_off_the_patch_never_fails() -> None:
+    """The grid can put a box partly off its patch: the part inside is read, a box outside is blank, and
+    no rectangle, however placed, raises (a negative end once sliced from the far side)."""
+    img = _box_patch()
+    cv2.putText(img, "7", (36, 72), cv2.FONT_HERSHEY_SIMPLEX, 1.6, (150, 60, 20), 3)
+    x, y, w, h = BOX
+    assert segment_cell(img, (x, y - 30, w, h + 30)).ink  # starts above the patch
+    assert segment_cell(img, (x, y, w + 60, h)).ink  # runs off its right side
+    assert not segment_cell(img, (-90, -90, 60, 64)).ink  # wholly outside
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        rx, ry = (int(v) for v in rng.integers(-60, 110, size=2))
+        rw, rh = (int(v) for v in rng.integers(1, 90, size=2))
+        assert segment_cell(img, (rx, ry, rw, rh)).canvas.shape == (INPUT_SIZE, INPUT_SIZE)
