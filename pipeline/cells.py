@@ -54,15 +54,14 @@ def segment_cell(patch: U8, rect: tuple[int, int, int, int], score_marks: bool =
     if roi.size == 0:
         return Cell(np.zeros((INPUT_SIZE, INPUT_SIZE), np.uint8), False)
     paper = paper_level(roi)
-    darkness = ink_strength(roi, paper)
-    low, high = ink_thresholds(darkness)
-    mask = ink_mask(darkness, low, high)
-    # a band of tint or a printed rule along the box's edge is not pen ink, even alone in the box
-    keep = _digit_components(mask & ~edge_bands(mask), h)
+    smooth = _smooth(ink_strength(roi, paper))
+    low, high = ink_thresholds(smooth)
+    mask = ink_mask(smooth, low, high)
+    # a rule the digit touches is one component with it: dropped where a digit is left without it
     lines = straight_rules(mask)
-    if lines.any():  # a rule the digit touches is one component with it; where a digit is left, drop it
-        cleaned = _digit_components(mask & ~lines & ~edge_bands(mask & ~lines), h)
-        keep = keep if cleaned is None else cleaned
+    keep = _digit_components(mask & ~lines & ~edge_bands(mask & ~lines), h) if lines.any() else None
+    if keep is None:  # a band of tint or a printed rule along the box's edge is not pen ink, even alone in the box
+        keep = _digit_components(mask & ~edge_bands(mask), h)
     if keep is None:
         return Cell(np.zeros((INPUT_SIZE, INPUT_SIZE), np.uint8), False)
     mark = x_score(keep) if score_marks else NO_MARK
@@ -92,17 +91,15 @@ def paper_level(roi: U8) -> float:
     return percentile(gray.astype(np.float32), 80)
 
 
-def ink_strength(roi: U8, paper: float | None = None) -> npt.NDArray[np.float32]:
-    """How far each pixel is from the paper (`paper_level` of `roi` unless given), in grey levels; pen
-    colour counts as darkness too."""
+def ink_strength(roi: U8, paper: float) -> npt.NDArray[np.float32]:
+    """How far each pixel is from the paper (its `paper_level`), in grey levels; pen colour counts as
+    darkness too."""
     if roi.ndim == 3:
         gray = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY).astype(np.float32)
         b, _g, r = (roi[..., i].astype(np.float32) for i in range(3))
         chroma = np.maximum(b - r, 0) * 0.8  # blue pen on white or grey paper
     else:
         gray, chroma = roi.astype(np.float32), np.zeros(roi.shape, np.float32)
-    if paper is None:
-        paper = percentile(gray, 80)
     return np.maximum(paper - gray, chroma)
 
 
@@ -111,9 +108,9 @@ def _smooth(darkness: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return np.asarray(cv2.GaussianBlur(darkness, (0, 0), 1.0), np.float32)
 
 
-def ink_thresholds(darkness: npt.NDArray[np.float32]) -> tuple[float, float]:
-    """(low, high) darkness for `ink_mask`, from the box's own contrast and grain."""
-    flat = _smooth(darkness).ravel()
+def ink_thresholds(smooth: npt.NDArray[np.float32]) -> tuple[float, float]:
+    """(low, high) darkness for `ink_mask`, from the box's own (smoothed) contrast and grain."""
+    flat = smooth.ravel()
     noise = 1.4826 * median(np.abs(flat - median(flat)))
     peak = percentile(flat, 99.5)
     high = max(MIN_CONTRAST, 0.5 * peak)
@@ -123,14 +120,13 @@ def ink_thresholds(darkness: npt.NDArray[np.float32]) -> tuple[float, float]:
     return low, high
 
 
-def ink_mask(darkness: npt.NDArray[np.float32], low: float, high: float) -> npt.NDArray[np.bool_]:
-    """Hysteresis threshold: confident ink seeds (over `high`), grown through fainter connected pixels
-    (over `low`), so a faint or thin stroke stays whole while paper grain stays out."""
-    darkness = _smooth(darkness)
-    weak = (darkness > low).astype(np.uint8)
+def ink_mask(smooth: npt.NDArray[np.float32], low: float, high: float) -> npt.NDArray[np.bool_]:
+    """Hysteresis threshold on the smoothed darkness: confident ink seeds (over `high`), grown through
+    fainter connected pixels (over `low`), so a faint or thin stroke stays whole while paper grain stays out."""
+    weak = (smooth > low).astype(np.uint8)
     n, labels = cv2.connectedComponents(weak, connectivity=8)
     seeded = np.zeros(n, bool)
-    seeded[np.unique(labels[darkness > high])] = True
+    seeded[np.unique(labels[smooth > high])] = True
     seeded[0] = False
     return seeded[labels]
 
