@@ -245,9 +245,20 @@ class FormRegistrar:
         """`threads` > 1: the references are matched that many at a time (a reading's latency; a worker
         per core keeps 1)."""
         self.templates = templates
-        each: _Map = ThreadPoolExecutor(threads, "register").map if threads > 1 else map
-        self._orb = _Detector("orb", templates, each, threads)
-        self._sift = _Detector("sift", templates, each, threads)  # built now: a lazy build would race in threads
+        self._each: _Map = ThreadPoolExecutor(threads, "register").map if threads > 1 else map
+        self._threads = threads
+        self._orb = _Detector("orb", templates, self._each, threads)
+        # SIFT's references cost 1.6 s to build, most of a reader's start-up, and only scans ORB
+        # registers weakly (photos) need them: built on first use, under a lock (two threads may ask)
+        self._sift_built: _Detector | None = None
+        self._sift_lock = threading.Lock()
+
+    @property
+    def _sift(self) -> _Detector:
+        with self._sift_lock:
+            if self._sift_built is None:
+                self._sift_built = _Detector("sift", self.templates, self._each, self._threads)
+            return self._sift_built
 
     def register(self, gray: U8, only: str | None = None) -> Registration:
         """The most probable registration."""

@@ -41,6 +41,36 @@ def test_real_scan_decodes_to_bgr() -> None:
     assert img.shape[:2] == (1236, 1776)
 
 
+@pytest.mark.parametrize(
+    "scan", ["bo2025-runoff/mesa_1000551.jpg", "bo2025-general/mesa_8004121.jpg", "bo2019-general/mesa_10368.jpg"]
+)
+def test_a_jpeg_decoded_once_gives_cv2s_pixels(scan: str) -> None:
+    # the strict integrity decode is the image now: it must be what cv2.imdecode gave the reader
+    data = (ACTAS / scan).read_bytes()
+    assert np.array_equal(decode_image(data), cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
+
+
+def _pil_jpeg(img: Image.Image, **kw: object) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", **kw)
+    return buf.getvalue()
+
+
+def test_grey_cmyk_and_exif_turned_jpegs_decode_as_cv2_does() -> None:
+    grey = (np.random.default_rng(3).random((400, 500)) * 255).astype(np.uint8)
+    turned = Image.fromarray(np.stack([grey] * 3, -1))
+    exif = turned.getexif()
+    exif[0x0112] = 6  # a phone held upright: cv2 turns it, so must we
+    for data in (
+        _pil_jpeg(Image.fromarray(grey)),
+        _pil_jpeg(Image.fromarray(np.stack([grey] * 4, -1), "CMYK")),
+        _pil_jpeg(turned, exif=exif.tobytes()),
+    ):
+        img = decode_image(data)
+        assert img.ndim == 3 and np.array_equal(img, cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
+    assert decode_image(_pil_jpeg(turned, exif=exif.tobytes())).shape == (500, 400, 3)
+
+
 @pytest.mark.parametrize("fmt", [".png", ".tiff"])
 def test_png_and_tiff_decode(fmt: str) -> None:
     img = np.full((320, 400, 3), 200, np.uint8)
