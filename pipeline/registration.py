@@ -275,7 +275,8 @@ class FormRegistrar:
         near, rest = self._orb.shortlist(scan, only)
         found = self._orb.candidates(scan, near)
         if max((c[0] for c in found), default=0) < ORB_CONFIDENT:
-            found += self._sift.candidates(self._sift.scan(small, scale), self._sift.refs(only))
+            sift = self._sift
+            found += sift.candidates(sift.scan(small, scale), sift.refs(only))
         first = _ranked(found)
         if not first and rest:  # nothing near: every reference gets its full match before "not a form"
             found += self._orb.candidates(scan, rest)

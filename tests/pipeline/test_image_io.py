@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from pipeline.errors import CorruptImage, EmptyImage, ImageTooLarge, ImageTooSmall, UnsupportedImage
-from pipeline.image_io import decode_image
+from pipeline.image_io import EXIF_ORIENTATION, decode_image
 from tests.conftest import ACTAS
 
 
@@ -41,13 +41,20 @@ def test_real_scan_decodes_to_bgr() -> None:
     assert img.shape[:2] == (1236, 1776)
 
 
+def _cv2_decoded(data: bytes) -> np.ndarray:
+    """What the reader got before a JPEG was decoded once."""
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    assert img is not None
+    return np.asarray(img)
+
+
 @pytest.mark.parametrize(
     "scan", ["bo2025-runoff/mesa_1000551.jpg", "bo2025-general/mesa_8004121.jpg", "bo2019-general/mesa_10368.jpg"]
 )
 def test_a_jpeg_decoded_once_gives_cv2s_pixels(scan: str) -> None:
     # the strict integrity decode is the image now: it must be what cv2.imdecode gave the reader
     data = (ACTAS / scan).read_bytes()
-    assert np.array_equal(decode_image(data), cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
+    assert np.array_equal(decode_image(data), _cv2_decoded(data))
 
 
 def _pil_jpeg(img: Image.Image, **kw: object) -> bytes:
@@ -60,14 +67,14 @@ def test_grey_cmyk_and_exif_turned_jpegs_decode_as_cv2_does() -> None:
     grey = (np.random.default_rng(3).random((400, 500)) * 255).astype(np.uint8)
     turned = Image.fromarray(np.stack([grey] * 3, -1))
     exif = turned.getexif()
-    exif[0x0112] = 6  # a phone held upright: cv2 turns it, so must we
+    exif[EXIF_ORIENTATION] = 6  # a phone held upright: cv2 turns it, so must we
     for data in (
         _pil_jpeg(Image.fromarray(grey)),
         _pil_jpeg(Image.fromarray(np.stack([grey] * 4, -1), "CMYK")),
         _pil_jpeg(turned, exif=exif.tobytes()),
     ):
         img = decode_image(data)
-        assert img.ndim == 3 and np.array_equal(img, cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
+        assert img.ndim == 3 and np.array_equal(img, _cv2_decoded(data))
     assert decode_image(_pil_jpeg(turned, exif=exif.tobytes())).shape == (500, 400, 3)
 
 
