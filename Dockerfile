@@ -26,11 +26,12 @@ RUN groupadd --system --gid 10001 actas \
     && chown 10001:10001 /data
 COPY --from=build /opt/venv /opt/venv
 COPY models/ /app/models/
-# The installed package does not sit beside models/, so the model path is explicit.
+# The installed package does not sit beside models/, so the model path is explicit: the int8 model on
+# the CPU (Dockerfile.gpu runs the float one).
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    ACTAS_MODEL_PATH=/app/models/convnext_tiny.onnx \
+    ACTAS_MODEL_PATH=/app/models/convnext_tiny_int8.onnx \
     ACTAS_DATABASE_URL=sqlite:////data/actas.db \
     ACTAS_HOST=0.0.0.0 \
     ACTAS_PORT=8000 \

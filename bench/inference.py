@@ -33,7 +33,7 @@ import torch
 from bench.cells import acta_cells
 from bench.samples import DEFAULT_DIRS, scans_in
 from pipeline.classifier import DigitClassifier, available_providers
-from pipeline.config import SHIPPED_MODEL, ReaderConfig
+from pipeline.config import FLOAT_MODEL, ReaderConfig
 from pipeline.digit_input import CLASSES, to_model_input
 from pipeline.reader import ActaReader
 from training.models import create_model
@@ -86,9 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("dirs", type=Path, nargs="*", default=DEFAULT_DIRS, help="folders of scans (recursive)")
     p.add_argument("--repeat", type=int, default=3, help="timed reads of each acta")
     p.add_argument("--limit", type=int, default=0, help="at most this many scans (0: all)")
-    p.add_argument("--model", type=Path, default=None)
+    p.add_argument("--model", type=Path, default=None, help="a float ONNX model (default: models/convnext_tiny.onnx)")
     args = p.parse_args(argv)
-    onnx_path = args.model or SHIPPED_MODEL
+    onnx_path = args.model or FLOAT_MODEL  # a float model: its weights also build the PyTorch side
     files = scans_in(args.dirs)[: args.limit or None]
     if not files:
         print("no scans found")

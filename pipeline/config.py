@@ -10,7 +10,12 @@ from pathlib import Path
 from pipeline.image_io import DEFAULT_MAX_PIXELS
 from pipeline.views import DEFAULT_VIEWS, check_views
 
-SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "models" / "convnext_tiny.onnx"
+MODELS = Path(__file__).resolve().parents[1] / "models"
+# The float model: trained, exported, the one to fine-tune (`--init`) and to run on a GPU.
+FLOAT_MODEL = MODELS / "convnext_tiny.onnx"
+# Its int8 quantization (`actas-train quantize`), the default on the CPU: the same readings at about
+# 1.8 times the speed per box (docs/benchmarks.md).
+SHIPPED_MODEL = MODELS / "convnext_tiny_int8.onnx"
 
 
 def cpu_count() -> int:

@@ -26,6 +26,7 @@ class ModelCard(BaseModel):
     training: dict[str, object] = Field(default_factory=dict)
     metrics: dict[str, object] = Field(default_factory=dict)
     calibration: dict[str, object] = Field(default_factory=dict)
+    quantization: dict[str, object] = Field(default_factory=dict)  # empty for a float model
     notes: str = ""
 
 

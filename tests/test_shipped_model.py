@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from pipeline.classifier import DigitClassifier
+from pipeline.config import FLOAT_MODEL
 from pipeline.config import SHIPPED_MODEL as DEFAULT_MODEL
 from pipeline.digit_input import BLANK, CLASSES, INPUT_SIZE, center_digit
 from pipeline.views import DEFAULT_VIEWS, average_over_views
@@ -59,3 +62,16 @@ def test_empty_canvas_is_blank() -> None:
     clf = DigitClassifier(DEFAULT_MODEL, prefer_gpu=False)
     p = clf.predict(np.zeros((3, INPUT_SIZE, INPUT_SIZE), np.uint8))
     assert (p.labels == BLANK).all() and (p.confidence > 0.9).all()
+
+
+def test_the_cpu_model_is_the_float_model_quantized_and_reads_as_it_does() -> None:
+    """models/convnext_tiny_int8.onnx is `actas-train quantize` of models/convnext_tiny.onnx (its card
+    says so by sha256) and reads the MNIST test digits as the float model does."""
+    card = DigitClassifier(DEFAULT_MODEL, prefer_gpu=False).card
+    assert card.quantization["from_sha256"] == hashlib.sha256(FLOAT_MODEL.read_bytes()).hexdigest()
+    assert card.quantization["calibration"]["real_split"] == "train"  # type: ignore[index]
+    test = load_mnist(MNIST, "test")
+    idx = np.arange(0, 10000, 5)
+    canvases = np.stack([center_digit(img) for img in test.images[idx]])
+    a, b = (DigitClassifier(p, prefer_gpu=False).predict(canvases).probs for p in (FLOAT_MODEL, DEFAULT_MODEL))
+    assert (a.argmax(axis=1) == b.argmax(axis=1)).mean() >= 0.998 and np.abs(a - b).max() < 0.1

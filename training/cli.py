@@ -66,6 +66,16 @@ def _add_evaluate_real(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("--out", type=Path, required=True, help="directory for the table, JSON and plot")
 
 
+def _add_quantize(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("quantize", help="an exported model with int8 weights for the CPU, calibrated on training data")
+    p.add_argument("--onnx", type=Path, required=True, help="the exported float model (card beside it)")
+    p.add_argument("--real", type=Path, action="append", required=True, help="a harvested dataset; repeatable")
+    p.add_argument("--mnist", type=Path, default=DEFAULT_DATA, help="MNIST IDX files (training digits calibrate)")
+    p.add_argument("--count", type=int, default=400, help="real boxes, and MNIST digits, to measure ranges on")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True, help="the int8 model; its card is written beside it")
+
+
 def _add_calibrate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("calibrate", help="fit a softmax temperature on the validation split")
     p.add_argument("--checkpoint", type=Path, required=True)
@@ -114,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_train,
         _add_evaluate,
         _add_evaluate_real,
+        _add_quantize,
         _add_calibrate,
         _add_export,
         _add_compare,
@@ -137,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
             from training.real_eval import run_evaluate_real
 
             return run_evaluate_real(args)
+        if args.command == "quantize":
+            from training.quantize import run_quantize
+
+            return run_quantize(args)
         if args.command == "calibrate":
             from training.calibration import run_calibrate
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from pipeline.classifier import DigitClassifier
-from pipeline.config import SHIPPED_MODEL as DEFAULT_MODEL
+from pipeline.config import FLOAT_MODEL as DEFAULT_MODEL
 from pipeline.digit_input import CLASSES, center_digit, to_model_input
 from tests.conftest import MNIST
 from tests.training.helpers import train_briefly
