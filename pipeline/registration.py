@@ -126,7 +126,11 @@ class _Detector:
             self.features: cv2.Feature2D = cv2.ORB.create(nfeatures=N_FEATURES, fastThreshold=12)
         else:
             self.features = cv2.SIFT.create(nfeatures=N_FEATURES)
-        self.references = [self._reference(t, v) for t in templates.values() for v in t.variants]
+        # ORB is the first try: a reference it finds too little in is refused at start-up. SIFT, the
+        # second, is built on first use, during a read: a reference it finds too little in is left out
+        # of its tries rather than failing that read (and every read after).
+        refs = (self._reference(t, v, required=kind == "orb") for t in templates.values() for v in t.variants)
+        self.references = [r for r in refs if r is not None]
 
     def _index(self, descriptors: Descriptors) -> cv2.FlannBasedMatcher:
         # FLANN's LSH tables and KD-trees are drawn from OpenCV's (thread-local) random state: seed it for
@@ -143,7 +147,7 @@ class _Detector:
         matcher.train()
         return matcher
 
-    def _reference(self, template: Template, variant: VariantSpec) -> _Reference:
+    def _reference(self, template: Template, variant: VariantSpec, required: bool = True) -> _Reference | None:
         img = template.reference_image(variant)
         small, scale = _working_copy(img)
         mask = np.full(small.shape, 255, np.uint8)
@@ -159,6 +163,8 @@ class _Detector:
             )
         kps, desc = self.features.detectAndCompute(small, mask)
         if desc is None or len(kps) < MIN_INLIERS:
+            if not required:
+                return None
             raise ValueError(f"template {template.id}/{variant.id}: too few features in its reference image")
         pts = np.array([kp.pt for kp in kps], np.float32) / to_small
         ref_desc = _descriptors(desc)

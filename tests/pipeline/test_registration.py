@@ -110,3 +110,23 @@ def test_matching_on_two_threads_registers_alike(registrar: FormRegistrar) -> No
         a, b = registrar.register(gray), two.register(gray)
         assert (a.template.id, a.variant.id, a.inliers) == (b.template.id, b.variant.id, b.inliers)
         assert np.array_equal(a.scan_to_ref, b.scan_to_ref)
+
+
+def test_a_reference_without_features_is_refused_by_orb_and_left_out_by_sift(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ORB's references are built at start-up and must all be usable; SIFT's are built during a read,
+    where one it finds too little in is left out of its tries instead of failing every read."""
+    from pipeline.registration import _Detector
+    from pipeline.templates import Template
+
+    templates = {k: t for k, t in load_templates().items() if k in ("bo2025-runoff", "bo2025-general")}
+    original = Template.reference_image
+
+    def blank_runoff(self: Template, variant):
+        img = original(self, variant)
+        return np.full_like(img, 255) if self.id == "bo2025-runoff" else img
+
+    monkeypatch.setattr(Template, "reference_image", blank_runoff)
+    with pytest.raises(ValueError, match=r"bo2025-runoff/.*too few features"):
+        _Detector("orb", templates)
+    sift = _Detector("sift", templates)
+    assert {r.template.id for r in sift.references} == {"bo2025-general"}
