@@ -6,8 +6,8 @@ homography (OpenCV's USAC with local optimisation: on a wrong reference it gives
 plain RANSAC ran its 3,000 iterations, about 47 ms; on the right one its refined warp puts the boxes
 closer to their printed lines, which upside-down scans needed). Identification is cheap first: an
 even sample of 600 of the scan's 4,000 ORB keypoints ranks the references, and only those near the best
-are matched with every keypoint; the rest only for a caller that asks past them (the boxes were not
-where the first put them). When ORB finds little (blurred,
+are matched with every keypoint (the sample's pairs kept, only the other keypoints queried); the rest
+only for a caller that asks past them (the boxes were not where the first put them). When ORB finds little (blurred,
 low-contrast or photographed scans), SIFT, slower but more tolerant, tries again. ORB is rotation
 invariant, so upside-down and rotated scans register too; the homography absorbs perspective (phone
 photos), scale (150-400 dpi) and cropped or padded margins. The variant with the most inliers wins;
@@ -16,12 +16,13 @@ its inlier count, squashed to 0-1, is the template score.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
@@ -101,6 +102,8 @@ class _ScanFeatures:
     points: npt.NDArray[np.float32]  # keypoints, full-resolution scan pixels
     descriptors: Descriptors
     sample: npt.NDArray[np.intp]  # indices of QUICK_FEATURES keypoints spread over the list
+    # the quick look's pairs per reference (by id), so the full match queries only the other keypoints
+    quick_pairs: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
 
 
 _Found = list[tuple[int, _Reference, F64]]
@@ -186,7 +189,17 @@ class _Detector:
         """(inliers, reference, scan->reference homography) for each of these references, all keypoints."""
         if scan is None:
             return []
-        found = self._fits(scan.points, scan.descriptors, refs)
+        # A query's neighbours do not depend on the other queries: the sample's pairs from the quick look
+        # stand, merged in query order with those of the keypoints it left out (the same pairs as one
+        # full match, about 15% fewer queries).
+        seen = [r for r in refs if id(r) in scan.quick_pairs]
+        unseen = [r for r in refs if id(r) not in scan.quick_pairs]
+        left_out = np.setdiff1d(np.arange(len(scan.descriptors)), scan.sample)
+        every = np.arange(len(scan.descriptors))
+        pairs = dict(zip(map(id, unseen), self._match(scan.descriptors, unseen, every), strict=True))
+        for r, more in zip(seen, self._match(scan.descriptors, seen, left_out), strict=True):
+            pairs[id(r)] = list(heapq.merge(scan.quick_pairs[id(r)], more))
+        found = [self._fit(scan.points, pairs[id(r)], r) for r in refs]
         return [(f[0], r, f[1]) if f else (0, r, np.eye(3)) for f, r in zip(found, refs, strict=True)]
 
     def shortlist(self, scan: _ScanFeatures | None, only: str | None) -> tuple[list[_Reference], list[_Reference]]:
@@ -194,7 +207,9 @@ class _Detector:
         refs = self.refs(only)
         if scan is None or len(refs) < 2:
             return refs, []
-        found = self._fits(scan.points[scan.sample], scan.descriptors[scan.sample], refs)
+        quick_pairs = self._match(scan.descriptors, refs, scan.sample)
+        scan.quick_pairs.update(zip(map(id, refs), quick_pairs, strict=True))
+        found = [self._fit(scan.points, p, r) for p, r in zip(quick_pairs, refs, strict=True)]
         quick = [f[0] if f else 0 for f in found]
         if max(quick) < QUICK_SURE:
             return refs, []
@@ -202,24 +217,23 @@ class _Detector:
         order = sorted(range(len(refs)), key=lambda k: -quick[k])
         return [refs[k] for k in order if quick[k] >= bar], [refs[k] for k in order if quick[k] < bar]
 
-    def _fits(
-        self, scan_pts: npt.NDArray[np.float32], desc: Descriptors, refs: list[_Reference]
-    ) -> list[tuple[int, F64] | None]:
-        """(inliers, homography) or None per reference: Lowe's ratio test, then USAC."""
-        runs = [r for r in np.array_split(np.arange(len(desc)), self.parts) if len(r)]
+    def _match(
+        self, desc: Descriptors, refs: list[_Reference], rows: npt.NDArray[np.intp]
+    ) -> list[list[tuple[int, int]]]:
+        """Per reference, the pairs of these query rows (ascending) that pass Lowe's ratio test, in query
+        order; the rows split in `parts` runs matched at once."""
+        if not refs:
+            return []
+        runs = [r for r in np.array_split(rows, self.parts) if len(r)]
         pairs = list(self.each(lambda task: self._pairs(desc, *task), [(r, q) for r in refs for q in runs]))
-        return [
-            self._fit(scan_pts, [p for part in pairs[i * len(runs) : (i + 1) * len(runs)] for p in part], ref)
-            for i, ref in enumerate(refs)
-        ]
+        return [[p for part in pairs[i * len(runs) : (i + 1) * len(runs)] for p in part] for i in range(len(refs))]
 
     def _pairs(self, desc: Descriptors, ref: _Reference, rows: npt.NDArray[np.intp]) -> list[tuple[int, int]]:
         """(scan keypoint, reference keypoint) of these queries that pass the ratio test, in query order."""
-        first = int(rows[0])
         with ref.indexes.borrow() as index:
-            found = index.knnMatch(desc[first : int(rows[-1]) + 1], k=2)
+            found = index.knnMatch(desc[rows], k=2)
         good = (p[0] for p in found if len(p) == 2 and p[0].distance < RATIO * p[1].distance)
-        return [(first + m.queryIdx, m.trainIdx) for m in good]
+        return [(int(rows[m.queryIdx]), m.trainIdx) for m in good]
 
     def _fit(
         self, scan_pts: npt.NDArray[np.float32], good: list[tuple[int, int]], ref: _Reference

@@ -130,3 +130,21 @@ def test_a_reference_without_features_is_refused_by_orb_and_left_out_by_sift(mon
         _Detector("orb", templates)
     sift = _Detector("sift", templates)
     assert {r.template.id for r in sift.references} == {"bo2025-general"}
+
+
+def test_the_full_match_reuses_the_quick_looks_pairs_and_finds_the_same(registrar: FormRegistrar) -> None:
+    """The keypoints the quick look matched are not queried again: the merged pairs give the same inliers
+    and homographies as matching every keypoint afresh."""
+    import dataclasses
+
+    for path in (ACTAS / "bo2025-runoff" / "mesa_1000551.jpg", ACTAS / "bo2019-general" / "mesa_10369.jpg"):
+        small, scale = _working_copy(imread(path, cv2.IMREAD_GRAYSCALE))
+        orb = registrar._orb
+        scan = orb.scan(small, scale)
+        assert scan is not None
+        near, _ = orb.shortlist(scan, None)
+        assert all(id(r) in scan.quick_pairs for r in near) and len(scan.sample) < len(scan.descriptors)
+        reused = orb.candidates(scan, near)
+        afresh = orb.candidates(dataclasses.replace(scan, quick_pairs={}), near)
+        assert [n for n, _, _ in reused] == [n for n, _, _ in afresh] and reused[0][0] >= MIN_INLIERS
+        assert all(np.array_equal(a, b) for (_, _, a), (_, _, b) in zip(reused, afresh, strict=True))
