@@ -55,6 +55,8 @@ def segment_cell(patch: U8, rect: tuple[int, int, int, int], score_marks: bool =
         return Cell(np.zeros((INPUT_SIZE, INPUT_SIZE), np.uint8), False)
     paper = paper_level(roi)
     smooth = _smooth(ink_strength(roi, paper))
+    if float(smooth.max()) <= MIN_CONTRAST:  # nothing can seed ink (`high` is at least this): blank
+        return Cell(np.zeros((INPUT_SIZE, INPUT_SIZE), np.uint8), False)
     low, high = ink_thresholds(smooth)
     mask = ink_mask(smooth, low, high)
     # a rule the digit touches is one component with it: dropped where a digit is left without it

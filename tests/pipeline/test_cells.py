@@ -63,6 +63,16 @@ def test_specks_and_a_faint_smudge_are_blank() -> None:
     assert not segment_cell(img, BOX).ink
 
 
+@pytest.mark.parametrize(("under_paper", "ink"), [(55, True), (30, False)])
+def test_a_stroke_is_ink_only_when_darker_than_the_least_contrast(under_paper: int, ink: bool) -> None:
+    """A stroke `under_paper` grey levels darker than the paper: ink above MIN_CONTRAST (40); under it
+    the box is blank before any threshold is worked out."""
+    img = _box_patch()
+    grey = 235 - under_paper
+    cv2.line(img, (50, 32), (50, 76), (grey, grey, grey), 5)
+    assert segment_cell(img, BOX).ink is ink
+
+
 def test_faint_grey_zero_stays_closed() -> None:
     img = _box_patch()
     rng = np.random.default_rng(0)
