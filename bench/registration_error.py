@@ -3,10 +3,12 @@ each scan's corners went, so the true warp is known):
 
     python -m bench.registration_error DIR [DIR ...] [--limit 40]
 
-For each scan, a 9x9 grid over the form's reference frame is sent to the scan by the true warp and back
-by the registration's; the distance it lands from where it started, in reference pixels (a form is
-1600 wide), is the error. Prints, per folder: scans, the form and print variant found right, the
-median of the scans' median errors, the 95th percentile and the largest of the scans' largest errors.
+For each scan, a 9x9 grid over the form's reference frame (and, apart, the centres of the template's
+box groups) is sent to the scan by the true warp and back by the registration's; the distance it lands
+from where it started, in reference pixels (a form is 1600 wide), is the error. Prints, per folder:
+scans, the form and print variant found right, the median of the scans' median errors, the 95th
+percentile and the largest of the scans' largest errors; over the form (its corners included, where a
+warp is extrapolated) and at the box groups (where the reading is).
 Use it before and after a change to registration: more inliers is not a better warp.
 """
 
@@ -23,14 +25,30 @@ from pipeline.registration import FormRegistrar
 from pipeline.templates import load_templates
 
 
-def grid_error(scan_to_ref: np.ndarray, corners: list[list[float]], size: tuple[int, int]) -> np.ndarray:
-    """Errors (reference px) at a 9x9 grid of the form: true warp out, registered warp back."""
+def point_error(
+    scan_to_ref: np.ndarray, corners: list[list[float]], size: tuple[int, int], points: np.ndarray
+) -> np.ndarray:
+    """Errors (reference px) at these reference-frame points (N, 2): true warp out, registered warp back."""
     w, h = size
     frame = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
     true = cv2.getPerspectiveTransform(frame, np.array(corners, np.float32))  # reference -> scan
-    grid = np.array([[[x, y] for x in np.linspace(0, w, 9) for y in np.linspace(0, h, 9)]], np.float32)
-    back = cv2.perspectiveTransform(cv2.perspectiveTransform(grid, true), scan_to_ref)
-    return np.asarray(np.linalg.norm(back - grid, axis=2)[0])
+    pts = np.asarray(points, np.float32)[None]
+    back = cv2.perspectiveTransform(cv2.perspectiveTransform(pts, true), scan_to_ref)
+    return np.asarray(np.linalg.norm(back - pts, axis=2)[0])
+
+
+def grid_error(scan_to_ref: np.ndarray, corners: list[list[float]], size: tuple[int, int]) -> np.ndarray:
+    """Errors at a 9x9 grid of the whole form, its corners included (where a warp is extrapolated)."""
+    w, h = size
+    grid = np.array([[x, y] for x in np.linspace(0, w, 9) for y in np.linspace(0, h, 9)], np.float32)
+    return point_error(scan_to_ref, corners, size, grid)
+
+
+def _summary(medians: list[float], largest: list[float]) -> str:
+    return (
+        f"median {np.median(medians):.2f}, 95th pct of each scan's largest {np.percentile(largest, 95):.2f}, "
+        f"largest {max(largest):.2f}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         meta = json.loads(meta_path.read_text())
         actas = list(meta["actas"].items())[: args.limit or None]
         medians, largest, right = [], [], 0
+        at_boxes: tuple[list[float], list[float]] = ([], [])
         for name, acta in actas:
             gray = cv2.imread(str(d / name), cv2.IMREAD_GRAYSCALE)
             if gray is None:
@@ -63,14 +82,17 @@ def main(argv: list[str] | None = None) -> int:
             err = grid_error(reg.scan_to_ref, acta["scan"]["corners"], reg.variant.size)
             medians.append(float(np.median(err)))
             largest.append(float(err.max()))
+            centres = np.array([[x + w / 2, y + h / 2] for x, y, w, h in reg.variant.boxes.values()], np.float32)
+            err = point_error(reg.scan_to_ref, acta["scan"]["corners"], reg.variant.size, centres)
+            at_boxes[0].append(float(np.median(err)))
+            at_boxes[1].append(float(err.max()))
         if not medians:
             print(f"{d}: no scan compared")
             status = 2
             continue
         print(
-            f"{d.name}: {len(actas)} scans, form and variant right {right}/{len(actas)}; warp error (ref px): "
-            f"median {np.median(medians):.2f}, 95th pct of each scan's largest {np.percentile(largest, 95):.2f}, "
-            f"largest {max(largest):.2f}"
+            f"{d.name}: {len(actas)} scans, form and variant right {right}/{len(actas)}; warp error (ref px) "
+            f"over the form: {_summary(medians, largest)}; at the box groups: {_summary(*at_boxes)}"
         )
     return status
 
