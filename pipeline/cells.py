@@ -52,11 +52,11 @@ def segment_cell(patch: U8, rect: tuple[int, int, int, int], score_marks: bool =
     inset_at = _clip((y + dy, y + h - dy, x + dx, x + w - dx), patch.shape)
     roi = patch[inset_at[0] : inset_at[1], inset_at[2] : inset_at[3]]
     if roi.size == 0:
-        return Cell(np.zeros((INPUT_SIZE, INPUT_SIZE), np.uint8), False)
+        return _blank()
     paper = paper_level(roi)
     smooth = _smooth(ink_strength(roi, paper))
     if float(smooth.max()) <= MIN_CONTRAST:  # nothing can seed ink (`high` is at least this): blank
-        return Cell(np.zeros((INPUT_SIZE, INPUT_SIZE), np.uint8), False)
+        return _blank()
     low, high = ink_thresholds(smooth)
     mask = ink_mask(smooth, low, high)
     # a rule the digit touches is one component with it: dropped where a digit is left without it
@@ -65,7 +65,7 @@ def segment_cell(patch: U8, rect: tuple[int, int, int, int], score_marks: bool =
     if keep is None:  # a band of tint or a printed rule along the box's edge is not pen ink, even alone in the box
         keep = _digit_components(mask & ~edge_bands(mask), h)
     if keep is None:
-        return Cell(np.zeros((INPUT_SIZE, INPUT_SIZE), np.uint8), False)
+        return _blank()
     mark = x_score(keep) if score_marks else NO_MARK
     # the strokes followed into the trimmed margin, measured against the same paper
     box = patch[box_at[0] : box_at[1], box_at[2] : box_at[3]]
@@ -77,6 +77,11 @@ def segment_cell(patch: U8, rect: tuple[int, int, int, int], score_marks: bool =
     ink = np.clip(darkness / max(peak, 1.0), 0, 1) * support
     ink = normalise_stroke(ink, keep)
     return Cell(center_digit((ink * 255).astype(np.uint8), min_extent=MIN_EXTENT * h), True, mark)
+
+
+def _blank() -> Cell:
+    """A blank box: an empty canvas (its own array: a caller may write into a canvas)."""
+    return Cell(np.zeros((INPUT_SIZE, INPUT_SIZE), np.uint8), False)
 
 
 def _clip(span: tuple[int, int, int, int], shape: tuple[int, ...]) -> tuple[int, int, int, int]:

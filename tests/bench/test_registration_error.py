@@ -42,3 +42,9 @@ def test_a_folder_without_synth_json_is_refused(tmp_path: Path, capsys: pytest.C
     (tmp_path / "truth.json").write_text(json.dumps({"actas": {}}))
     assert main([str(tmp_path)]) == 2
     assert "no synth.json" in capsys.readouterr().out
+
+
+def test_a_damaged_synth_json_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "synth.json").write_text("{not json")
+    assert main([str(tmp_path)]) == 2
+    assert "not a synth.json" in capsys.readouterr().out
