@@ -96,6 +96,16 @@ def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
 
 
+def _add_average(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("average", help="a checkpoint averaged with another model (e.g. its start)")
+    p.add_argument("--checkpoint", type=Path, required=True, help="a training checkpoint (its EMA weights)")
+    p.add_argument(
+        "--with", dest="with_", type=Path, required=True, help="the other model: a checkpoint or an exported .onnx"
+    )
+    p.add_argument("--weight", type=float, default=0.5, help="the other model's share, 0 to 1")
+    p.add_argument("--out", type=Path, required=True, help="the averaged checkpoint to write")
+
+
 def _add_compare(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("compare", help="Markdown table of several exported models")
     p.add_argument("onnx", type=Path, nargs="+", help="exported .onnx files (cards beside them)")
@@ -127,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_quantize,
         _add_calibrate,
         _add_export,
+        _add_average,
         _add_compare,
         _add_pack,
         _add_unpack,
@@ -160,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
             from training.export import run_export
 
             return run_export(args)
+        if args.command == "average":
+            from training.average import run_average
+
+            return run_average(args)
         if args.command == "compare":
             from training.compare import run_compare
 

@@ -317,28 +317,37 @@ def init_weights(model: nn.Module, cfg: TrainConfig) -> None:
     """Start from `cfg.init` (a checkpoint, a state dict or an exported .onnx). Where the start had fewer
     classes (a mark class added), its output rows are copied and the new rows keep their fresh init."""
     assert cfg.init
+    model.load_state_dict(weights_for(model, cfg.model, Path(cfg.init)))
+
+
+def weights_for(model: nn.Module, arch: str, path: Path) -> dict[str, torch.Tensor]:
+    """`model`'s state dict with the weights of `path` (a checkpoint, a state dict or an exported .onnx of
+    architecture `arch`). Where `path` has fewer classes, its output rows fill the first rows and the
+    others keep `model`'s."""
     n_before = len(CLASSES)
-    if cfg.init.endswith(".onnx"):  # e.g. continue training the shipped model
+    if path.suffix == ".onnx":  # e.g. continue training the shipped model
         from pipeline.model_card import card_path
 
-        card = card_path(Path(cfg.init))
+        card = card_path(path)
         if card.is_file():
             n_before = len(json.loads(card.read_text()).get("classes", CLASSES))
-        donor = create_model(cfg.model, num_classes=n_before)
-        state = state_dict_from_onnx(Path(cfg.init), donor)
+        donor = create_model(arch, num_classes=n_before)
+        state = state_dict_from_onnx(path, donor)
     else:
-        raw = torch.load(cfg.init, map_location="cpu", weights_only=True)
+        raw = torch.load(path, map_location="cpu", weights_only=True)
         state = raw.get("ema") or raw.get("model") or raw
-    target = model.state_dict()
+    target = {k: v.clone() for k, v in model.state_dict().items()}
     for name, value in state.items():
+        if name not in target:
+            raise ValueError(f"{path}: weight {name} is not in a {arch}")
         have = target[name]
         if have.shape == value.shape:
             target[name] = value
         elif have.ndim == value.ndim and have.shape[1:] == value.shape[1:] and have.shape[0] > value.shape[0]:
             target[name][: value.shape[0]] = value  # the head: old classes' rows kept
         else:
-            raise ValueError(f"{cfg.init}: weight {name} {tuple(value.shape)} does not fit {tuple(have.shape)}")
-    model.load_state_dict(target)
+            raise ValueError(f"{path}: weight {name} {tuple(value.shape)} does not fit {tuple(have.shape)}")
+    return target
 
 
 def load_trained(checkpoint: Path) -> tuple[nn.Module, dict[str, Any]]:

@@ -75,6 +75,15 @@ def _initialisation(t: dict[str, Any]) -> str:
     )
 
 
+def _averaged(t: dict[str, Any]) -> list[tuple[str, str]]:
+    """The card's row for a model whose weights were averaged after training (`actas-train average`)."""
+    avg = t.get("average")
+    if not isinstance(avg, dict):
+        return []
+    w = float(avg.get("weight_of_with", 0.0))
+    return [("weights averaged", f"{1 - w:.2f} x this run's weights + {w:.2f} x {avg.get('with', '?')}")]
+
+
 def markdown_card(card: ModelCard) -> str:
     m: dict[str, Any] = card.metrics
     t: dict[str, Any] = card.training
@@ -106,6 +115,7 @@ def markdown_card(card: ModelCard) -> str:
             f"seed {t.get('seed', '?')}, weights EMA {t.get('ema_decay', '?')}",
         ),
         ("initialisation", _initialisation(t)),
+        *_averaged(t),
         ("hardware", str(t.get("hardware", "?"))),
         (
             "test digit accuracy (onnxruntime)",
@@ -282,6 +292,7 @@ def run_export(args: argparse.Namespace) -> int:
             "hardware": args.hardware or f"{platform.processor() or platform.machine()}, CPU",
             "final_val": history[-1] if history else None,
             "init_training": _init_training(cfg.get("init")),
+            **({"average": cfg["average"]} if cfg.get("average") else {}),
             "real_scans": real_scans(cfg),
         },
         metrics=metrics,
