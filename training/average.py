@@ -36,13 +36,16 @@ def interpolate(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], weight_o
 def average_checkpoint(checkpoint: Path, other: Path, weight_of_other: float, out: Path) -> Path:
     """Write `out`: `checkpoint`'s evaluation weights averaged with `other`'s (a checkpoint or an .onnx
     of the same architecture), with `checkpoint`'s config, history and step."""
-    from training.engine import load_trained, weights_for
+    from training.engine import load_trained, save_checkpoint, weights_for
 
     model, state = load_trained(checkpoint)
     cfg: dict[str, Any] = dict(state["config"])
     mine = model.state_dict()
     theirs = weights_for(model, cfg["model"], other)
-    config = cfg | {"average": {"checkpoint": str(checkpoint), "with": str(other), "weight_of_with": weight_of_other}}
+    record: dict[str, Any] = {"checkpoint": str(checkpoint), "with": str(other), "weight_of_with": weight_of_other}
+    if cfg.get("average"):  # an average of an average keeps the earlier record
+        record["before"] = cfg["average"]
+    config = cfg | {"average": record}
     averaged = {
         "model": interpolate(mine, theirs, weight_of_other),
         "ema": None,
@@ -52,11 +55,7 @@ def average_checkpoint(checkpoint: Path, other: Path, weight_of_other: float, ou
         "best_acc": state.get("best_acc", -1.0),
         "config": config,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    torch.save(averaged, tmp)
-    tmp.replace(out)  # atomic: no half-written checkpoint
-    return out
+    return save_checkpoint(averaged, out)
 
 
 def run_average(args: argparse.Namespace) -> int:

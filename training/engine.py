@@ -118,6 +118,16 @@ def eval_metrics(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, float]
     }
 
 
+def save_checkpoint(state: dict[str, Any], path: Path) -> Path:
+    """Write `state` to `path` through a temporary file beside it: an interrupted save never leaves a
+    broken checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+    return path
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, resume: bool = False) -> None:
         self.cfg = cfg
@@ -183,9 +193,7 @@ class Trainer:
         }
 
     def _save(self, name: str) -> None:
-        tmp = self.run / f"{name}.tmp"
-        torch.save(self._state(), tmp)
-        tmp.replace(self.run / name)  # atomic: an interrupted save never leaves a broken checkpoint
+        save_checkpoint(self._state(), self.run / name)
 
     def _load(self, path: Path) -> None:
         state = torch.load(path, map_location="cpu", weights_only=False)

@@ -93,8 +93,6 @@ def unpack(pack_dir: Path, out: Path) -> Path:
         raise ValueError(f"{pack_dir}: the parts do not join into the packed checkpoint")
     state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     state["model"] = {k: v.float() if v.is_floating_point() else v for k, v in state["model"].items()}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    torch.save(state, tmp)
-    tmp.replace(out)  # atomic: never a half-written checkpoint
-    return out
+    from training.engine import save_checkpoint
+
+    return save_checkpoint(state, out)  # atomic: never a half-written checkpoint

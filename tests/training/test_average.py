@@ -73,3 +73,7 @@ def test_cli_average_refuses_a_bad_weight_or_another_architecture(
     assert main(["average", "--checkpoint", str(a), "--with", str(tmp_path / "none.pt"), "--out", str(out)]) == 2
     assert not out.exists()
     assert main(["average", "--checkpoint", str(a), "--with", str(b), "--out", str(out)]) == 0 and out.is_file()
+    # an average of an average keeps both records
+    assert main(["average", "--checkpoint", str(out), "--with", str(a), "--out", str(tmp_path / "avg2.pt")]) == 0
+    record = load_trained(tmp_path / "avg2.pt")[1]["config"]["average"]
+    assert record["with"] == str(a) and record["before"]["with"] == str(b)
